@@ -218,6 +218,10 @@ where
     }
 }
 
+/// The closure form of a resolver that [`expand_string`] and [`expand_value`]
+/// take, with the Score error type.
+pub type Resolve<'a> = &'a dyn Fn(&[String]) -> Result<Resolved, ResolveError>;
+
 /// Why a resolver could not produce a value: a plain message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
