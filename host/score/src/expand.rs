@@ -76,8 +76,9 @@ impl Resolver for ScoreResolver<'_> {
     }
 }
 
-/// Walks `keys` down `value` (objects by key, arrays by index).
-pub(crate) fn lookup<'v>(value: &'v Value, keys: &[String]) -> Result<&'v Value, ResolveError> {
+/// Walks `keys` down `value` (objects by key, arrays by index), with
+/// score-go's error messages.
+pub fn lookup<'v>(value: &'v Value, keys: &[String]) -> Result<&'v Value, ResolveError> {
     let mut current = value;
     for key in keys {
         current = match current {

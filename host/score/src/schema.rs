@@ -87,7 +87,7 @@ fn describe(error: &ValidationError<'_>, out: &mut Vec<Violation>) {
                 .collect();
             if let [branch] = relevant.as_slice()
                 && !branch.is_empty()
-                && !branch.iter().all(|e| matches!(e.kind(), ValidationErrorKind::Required { .. }))
+                && context.len() > 1
             {
                 for inner in branch.iter() {
                     describe(inner, out);
