@@ -13,7 +13,7 @@ use podium_score::expand::ScoreResolver;
 use podium_score::placeholder::{
     Resolved, ResolveError, Resolver, Token, expand_string, expand_value, tokenize,
 };
-use podium_score::{Stage, load_file, load_str, schema};
+use podium_score::{Stage, expand_workload, load_file, load_str, schema};
 use serde_json::{Value, json};
 
 fn data() -> PathBuf {
@@ -161,9 +161,21 @@ fn expected_stage(stage: &str) -> Result<&'static [Stage], &'static str> {
         "schema+semantic" => Ok(&[Stage::Schema, Stage::Semantic]),
         "priming" => Err("priming: conflicting shared-resource definitions across workloads (a multi-workload step of the pipeline, not the loader); the file is a fragment"),
         "provisioning" => Err("provisioning: needs an upstream provisioner template to fail"),
-        "runtime-env" => Err("runtime-env: fails only when a resolver cannot supply an environment variable at expansion time"),
+        "runtime-env" => Ok(&[Stage::Expand]),
         "provisioner-load" => Err("provisioner-load: score-compose/score-k8s provisioner files, not workloads"),
         _ => Err("unknown stage"),
+    }
+}
+
+/// score-compose's `environment` resource reads process environment
+/// variables; here the environment is empty. Other outputs resolve to a
+/// marker string.
+fn empty_environment(path: &[String]) -> Result<Resolved, ResolveError> {
+    match path {
+        [_, name, var] if name == "env" => Err(ResolveError::new(format!(
+            "environment variable '{var}' must be resolved"
+        ))),
+        _ => Ok(Resolved::public(format!("<{}>", path.join(".")))),
     }
 }
 
@@ -206,8 +218,14 @@ fn invalid_samples_fail_at_the_expected_stage() {
         };
         let path = root.join(file);
         let text = fs::read_to_string(&path).unwrap();
-        let outcome = match load_str(file, &text, path.parent()) {
-            Ok(_) => Err("loaded, expected a failure".to_owned()),
+        let loaded = load_str(file, &text, path.parent()).and_then(|w| {
+            // runtime-env cases load, then fail to expand: the environment
+            // has no UNKNOWN_SCORE_VARIABLE.
+            expand_workload(&w, &empty_environment)
+                .map_err(|e| e.into_report(file))
+        });
+        let outcome = match loaded {
+            Ok(_) => Err("loaded and expanded, expected a failure".to_owned()),
             Err(report) if !stages.contains(&report.stage) => Err(format!(
                 "failed at stage {} instead of {stage}: {report}",
                 report.stage
