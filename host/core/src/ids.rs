@@ -82,7 +82,8 @@ pub fn guresid(app_id: &str, env_id: &str, key: &ResourceKey) -> String {
 mod tests {
     use super::*;
 
-    const PINNED: &str = "TODO";
+    // sha256(`["shop","dev","postgres","default","shared.db"]`)[..40]
+    const PINNED: &str = "7dcb1388f983831cfeb10a679d8b52bb878496b8";
 
     #[test]
     fn guresid_is_stable_and_distinguishes_every_part() {
