@@ -29,8 +29,25 @@ fn bench(c: &mut Criterion) {
             expand_workload(&workload, &outputs).map_err(|e| e.to_string())
         })
     });
-    group.bench_function("parse_only", |b| {
+    group.bench_function("load_only", |b| {
+        b.iter(|| load_str("score.yaml", std::hint::black_box(TYPICAL), None))
+    });
+    group.bench_function("yaml_to_value", |b| {
+        let limits = podium_score::yaml::Limits::default();
+        b.iter(|| podium_score::yaml::parse_value(std::hint::black_box(TYPICAL), limits))
+    });
+    group.bench_function("yaml_to_value_with_lines", |b| {
         b.iter(|| podium_score::yaml::parse(std::hint::black_box(TYPICAL)))
+    });
+    // The floor: the YAML event stream alone, without building anything.
+    group.bench_function("yaml_events_only", |b| {
+        b.iter(|| saphyr_parser::Parser::new_from_str(std::hint::black_box(TYPICAL)).count())
+    });
+    group.bench_function("schema_only", |b| {
+        let value = podium_score::yaml::parse(TYPICAL)
+            .map(|d| d.value)
+            .unwrap_or_default();
+        b.iter(|| podium_score::schema::validate(std::hint::black_box(&value)))
     });
     group.finish();
 }

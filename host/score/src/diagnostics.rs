@@ -177,7 +177,10 @@ mod tests {
             pointer: "/containers/web/image".into(),
             message: "required".into(),
         };
-        assert_eq!(d.to_string(), "score.yaml:12: containers.web.image: required");
+        assert_eq!(
+            d.to_string(),
+            "score.yaml:12: containers.web.image: required"
+        );
         let d = Diagnostic {
             file: "s.yaml".into(),
             line: None,

@@ -169,35 +169,42 @@ pub fn expand_workload(
     let mut secrets = Vec::new();
     let mut failures = Vec::new();
 
-    let mut one = |text: &mut String, at: String| match expand_string(text, resolve) {
-        Ok(expanded) => {
-            if expanded.secret {
-                secrets.push(at);
-            }
-            *text = into_string(expanded.value);
+    // Most strings hold no `$` at all: leave them untouched, and build the
+    // pointer only when it is needed.
+    let mut one = |text: &mut String, at: &[&str]| {
+        if !text.contains('$') {
+            return;
         }
-        Err(error) => failures.push(ExpandFailure {
-            pointer: at,
-            message: error.to_string(),
-        }),
+        match expand_string(text, resolve) {
+            Ok(expanded) => {
+                if expanded.secret {
+                    secrets.push(pointer(at));
+                }
+                *text = into_string(expanded.value);
+            }
+            Err(error) => failures.push(ExpandFailure {
+                pointer: pointer(at),
+                message: error.to_string(),
+            }),
+        }
     };
 
     for (cname, container) in &mut out.containers {
         for (key, value) in &mut container.variables {
-            one(value, pointer(&["containers", cname, "variables", key]));
+            one(value, &["containers", cname, "variables", key]);
         }
         for (target, file) in &mut container.files {
             if !file.expands() {
                 continue;
             }
             if let Some(content) = &mut file.content {
-                one(content, pointer(&["containers", cname, "files", target, "content"]));
+                one(content, &["containers", cname, "files", target, "content"]);
             }
         }
         for (target, volume) in &mut container.volumes {
             one(
                 &mut volume.source,
-                pointer(&["containers", cname, "volumes", target, "source"]),
+                &["containers", cname, "volumes", target, "source"],
             );
         }
     }
@@ -287,7 +294,12 @@ mod tests {
     }
 
     fn outputs(path: &[String]) -> Result<Resolved, ResolveError> {
-        match path.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        match path
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
             ["resources", "db", "host"] => Ok(Resolved::public("db.local")),
             ["resources", "db", "port"] => Ok(Resolved::public(5432)),
             ["resources", "db", "user"] => Ok(Resolved::public("app")),
@@ -348,7 +360,11 @@ mod tests {
     #[test]
     fn no_secret_without_secret_outputs() {
         let mut w = workload();
-        w.containers.get_mut("main").unwrap().variables.shift_remove("URL");
+        w.containers
+            .get_mut("main")
+            .unwrap()
+            .variables
+            .shift_remove("URL");
         if let Some(p) = w.resources.get_mut("dns").unwrap().params.as_mut() {
             p.remove("s");
         }

@@ -18,8 +18,6 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
-
 pub mod diagnostics;
 pub mod expand;
 pub mod model;
@@ -45,10 +43,16 @@ pub fn load_file(path: &Path) -> Result<Workload, Report> {
             size: usize::try_from(meta.len()).unwrap_or(usize::MAX),
             limit,
         };
-        return Err(Report::single(&name, Stage::Decode, None, error.to_string()));
+        return Err(Report::single(
+            &name,
+            Stage::Decode,
+            None,
+            error.to_string(),
+        ));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Report::single(&name, Stage::Decode, None, format!("cannot read file: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Report::single(&name, Stage::Decode, None, format!("cannot read file: {e}"))
+    })?;
     load_str(&name, &text, path.parent())
 }
 
@@ -62,9 +66,18 @@ pub fn load_str(name: &str, text: &str, base_dir: Option<&Path>) -> Result<Workl
     // The base directory only anchors relative sources; the lexical check
     // needs nothing from the file system.
     let _ = base_dir;
-    let doc = yaml::parse(text).map_err(|e| Report::single(name, Stage::Decode, e.line(), e.to_string()))?;
-    if !doc.value.is_object() {
-        let found = match &doc.value {
+    let limits = yaml::Limits::default();
+    // Fast path without line tracking; lines are recovered by a second parse
+    // only when there is something to report.
+    let value = yaml::parse_value(text, limits)
+        .map_err(|e| Report::single(name, Stage::Decode, e.line(), e.to_string()))?;
+    let lines = || {
+        yaml::parse_with_limits(text, limits)
+            .map(|doc| doc.lines)
+            .unwrap_or_default()
+    };
+    if !value.is_object() {
+        let found = match &value {
             serde_json::Value::Null => "an empty document",
             serde_json::Value::Array(_) => "a sequence",
             _ => "a scalar",
@@ -72,28 +85,38 @@ pub fn load_str(name: &str, text: &str, base_dir: Option<&Path>) -> Result<Workl
         return Err(Report::single(
             name,
             Stage::Decode,
-            doc.lines.line(""),
+            lines().line(""),
             format!("a Score file must be a YAML mapping, found {found}"),
         ));
     }
 
-    let violations = schema::validate(&doc.value);
+    let violations = schema::validate(&value);
     if !violations.is_empty() {
-        return Err(report(name, Stage::Schema, violations, &doc.lines));
+        return Err(report(name, Stage::Schema, violations, &lines()));
     }
 
-    let workload = Workload::deserialize(&doc.value).map_err(|e| {
-        Report::single(name, Stage::Schema, None, format!("does not fit the Score model: {e}"))
+    let workload = Workload::from_json(value).map_err(|e| {
+        Report::single(
+            name,
+            Stage::Schema,
+            None,
+            format!("does not fit the Score model: {e}"),
+        )
     })?;
 
     let violations = semantic::check(&workload);
     if !violations.is_empty() {
-        return Err(report(name, Stage::Semantic, violations, &doc.lines));
+        return Err(report(name, Stage::Semantic, violations, &lines()));
     }
     Ok(workload)
 }
 
-fn report(name: &str, stage: Stage, violations: Vec<schema::Violation>, lines: &yaml::LineMap) -> Report {
+fn report(
+    name: &str,
+    stage: Stage,
+    violations: Vec<schema::Violation>,
+    lines: &yaml::LineMap,
+) -> Report {
     let mut report = Report::new(name, stage);
     for v in violations {
         report.push(lines.line(&v.pointer), &v.pointer, v.message);

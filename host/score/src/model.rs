@@ -358,7 +358,9 @@ where
         Value::Array(items) => {
             for (index, item) in items.into_iter().enumerate() {
                 let Value::Object(mut fields) = item else {
-                    return Err(D::Error::custom(format!("item {index}: expected a mapping")));
+                    return Err(D::Error::custom(format!(
+                        "item {index}: expected a mapping"
+                    )));
                 };
                 let target = match fields.remove("target") {
                     Some(Value::String(target)) if !target.is_empty() => target,
@@ -405,8 +407,14 @@ mod tests {
         assert_eq!(c.files["/etc/a.conf"].mode.as_deref(), Some("0600"));
         assert_eq!(c.volumes["/data"].read_only, Some(true));
         let json = w.to_json();
-        assert_eq!(json["containers"]["main"]["files"], json!({"/etc/a.conf": {"mode": "0600", "content": "x"}}));
-        assert_eq!(json["containers"]["main"]["volumes"], json!({"/data": {"source": "${resources.vol}", "readOnly": true}}));
+        assert_eq!(
+            json["containers"]["main"]["files"],
+            json!({"/etc/a.conf": {"mode": "0600", "content": "x"}})
+        );
+        assert_eq!(
+            json["containers"]["main"]["volumes"],
+            json!({"/data": {"source": "${resources.vol}", "readOnly": true}})
+        );
         // The upgraded form round-trips.
         assert_eq!(Workload::from_json(json).unwrap(), w);
     }
@@ -414,11 +422,16 @@ mod tests {
     #[test]
     fn legacy_errors() {
         let base = |files: Value| {
-            Workload::from_json(json!({"apiVersion": "score.dev/v1b1", "metadata": {"name": "web"},
-                "containers": {"main": {"image": "x", "files": files}}}))
+            Workload::from_json(
+                json!({"apiVersion": "score.dev/v1b1", "metadata": {"name": "web"},
+                "containers": {"main": {"image": "x", "files": files}}}),
+            )
         };
         assert!(base(json!([{"content": "x"}])).is_err());
-        assert!(base(json!([{"target": "/a", "content": "x"}, {"target": "/a", "content": "y"}])).is_err());
+        assert!(
+            base(json!([{"target": "/a", "content": "x"}, {"target": "/a", "content": "y"}]))
+                .is_err()
+        );
     }
 
     #[test]
@@ -427,7 +440,8 @@ mod tests {
         assert_eq!(p.target_port(), 80);
         assert_eq!(p.protocol(), Protocol::Tcp);
         let p: ServicePort =
-            serde_json::from_value(json!({"port": 80, "targetPort": 8080, "protocol": "UDP"})).unwrap();
+            serde_json::from_value(json!({"port": 80, "targetPort": 8080, "protocol": "UDP"}))
+                .unwrap();
         assert_eq!(p.target_port(), 8080);
         assert_eq!(p.protocol(), Protocol::Udp);
     }
@@ -447,7 +461,10 @@ mod tests {
         assert_eq!(w.to_json(), doc);
         assert!(w.containers["main"].image_from_deploy());
         let db = w.resource("db").unwrap();
-        assert_eq!((db.type_name(), db.class(), db.id()), ("postgres", "large", Some("main-db")));
+        assert_eq!(
+            (db.type_name(), db.class(), db.id()),
+            ("postgres", "large", Some("main-db"))
+        );
         assert_eq!(db.params().unwrap()["nested"], json!({"x": 1}));
         let names: Vec<&str> = w.resources().map(|(n, _)| n).collect();
         assert_eq!(names, ["db"]);

@@ -36,7 +36,9 @@ pub fn validate(document: &Value) -> Vec<Violation> {
         Err(message) => {
             return vec![Violation {
                 pointer: String::new(),
-                message: format!("internal error: the embedded Score schema does not compile: {message}"),
+                message: format!(
+                    "internal error: the embedded Score schema does not compile: {message}"
+                ),
             }];
         }
     };
@@ -75,7 +77,10 @@ fn describe(error: &ValidationError<'_>, out: &mut Vec<Violation>) {
         ValidationErrorKind::PropertyNames { error: inner } => {
             let name = inner.instance().as_str().unwrap_or_default().to_owned();
             let why = plain(inner);
-            push(child(&pointer, &name), format!("invalid name '{name}': {why}"));
+            push(
+                child(&pointer, &name),
+                format!("invalid name '{name}': {why}"),
+            );
         }
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
             // The deprecated array form and the map form of files/volumes are
@@ -123,7 +128,9 @@ fn describe(error: &ValidationError<'_>, out: &mut Vec<Violation>) {
             };
             push(pointer, message);
         }
-        ValidationErrorKind::Not { .. } if pointer.contains("/files/") || pointer.contains("/volumes/") => {
+        ValidationErrorKind::Not { .. }
+            if pointer.contains("/files/") || pointer.contains("/volumes/") =>
+        {
             push(
                 child(&pointer, "target"),
                 "only allowed in the deprecated array form; in the map form the key is the target"
@@ -135,7 +142,8 @@ fn describe(error: &ValidationError<'_>, out: &mut Vec<Violation>) {
 }
 
 fn is_type_error_at(error: &ValidationError<'_>, pointer: &str) -> bool {
-    matches!(error.kind(), ValidationErrorKind::Type { .. }) && error.instance_path().as_str() == pointer
+    matches!(error.kind(), ValidationErrorKind::Type { .. })
+        && error.instance_path().as_str() == pointer
 }
 
 /// A short message without the (possibly huge) offending value.
@@ -152,13 +160,21 @@ fn plain(error: &ValidationError<'_>) -> String {
         }
         ValidationErrorKind::Pattern { pattern } => format!("must match the pattern {pattern}"),
         ValidationErrorKind::MinLength { limit } => {
-            format!("must be at least {limit} character{} long", if *limit == 1 { "" } else { "s" })
+            format!(
+                "must be at least {limit} character{} long",
+                if *limit == 1 { "" } else { "s" }
+            )
         }
-        ValidationErrorKind::MaxLength { limit } => format!("must be at most {limit} characters long"),
+        ValidationErrorKind::MaxLength { limit } => {
+            format!("must be at most {limit} characters long")
+        }
         ValidationErrorKind::Minimum { limit } => format!("must be at least {limit}"),
         ValidationErrorKind::Maximum { limit } => format!("must be at most {limit}"),
         ValidationErrorKind::MinProperties { limit } => {
-            format!("must have at least {limit} entr{}", if *limit == 1 { "y" } else { "ies" })
+            format!(
+                "must have at least {limit} entr{}",
+                if *limit == 1 { "y" } else { "ies" }
+            )
         }
         ValidationErrorKind::Enum { options } => format!("must be one of {options}"),
         _ => {
@@ -242,10 +258,19 @@ mod tests {
             "containers": {"Main": {"image": "x", "volumes": {"/data": {"source": "v", "target": "/x"}}}}
         });
         let m = messages(doc);
-        assert!(m.iter().any(|s| s.starts_with("/containers/Main: invalid name 'Main'")), "{m:?}");
-        assert!(m.iter().any(|s| s.starts_with("/metadata/name: must match")), "{m:?}");
         assert!(
-            m.iter().any(|s| s.starts_with("/containers/Main/volumes/~1data/target: only allowed")),
+            m.iter()
+                .any(|s| s.starts_with("/containers/Main: invalid name 'Main'")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|s| s.starts_with("/metadata/name: must match")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|s| s.starts_with("/containers/Main/volumes/~1data/target: only allowed")),
             "{m:?}"
         );
     }

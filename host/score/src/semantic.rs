@@ -33,20 +33,26 @@ fn pointer(segments: &[&str]) -> String {
     p
 }
 
-/// Calls `f(pointer, text)` for every string the spec expands.
+/// Calls `f(pointer, text)` for every string the spec expands that contains
+/// a `$` (the others cannot hold placeholders).
 pub(crate) fn for_each_expandable(workload: &Workload, f: &mut dyn FnMut(String, &str)) {
+    let mut site = |segments: &[&str], text: &str| {
+        if text.contains('$') {
+            f(pointer(segments), text);
+        }
+    };
     for (cname, container) in &workload.containers {
         for (key, value) in &container.variables {
-            f(pointer(&["containers", cname, "variables", key]), value);
+            site(&["containers", cname, "variables", key], value);
         }
         for (target, file) in &container.files {
             if let (Some(content), true) = (&file.content, file.expands()) {
-                f(pointer(&["containers", cname, "files", target, "content"]), content);
+                site(&["containers", cname, "files", target, "content"], content);
             }
         }
         for (target, volume) in &container.volumes {
-            f(
-                pointer(&["containers", cname, "volumes", target, "source"]),
+            site(
+                &["containers", cname, "volumes", target, "source"],
                 &volume.source,
             );
         }
@@ -55,9 +61,15 @@ pub(crate) fn for_each_expandable(workload: &Workload, f: &mut dyn FnMut(String,
         if let Some(params) = &resource.params {
             for (key, value) in params {
                 let mut at = pointer(&["resources", rname, "params", key]);
-                for_each_string(value, &mut at, f);
+                for_each_string(value, &mut at, &mut |at, text| site_owned(at, text, f));
             }
         }
+    }
+}
+
+fn site_owned(at: String, text: &str, f: &mut dyn FnMut(String, &str)) {
+    if text.contains('$') {
+        f(at, text);
     }
 }
 
@@ -160,7 +172,10 @@ fn check_before(workload: &Workload, out: &mut Vec<Violation>) {
                     ),
                 });
             } else {
-                edges.entry(cname.as_str()).or_default().insert(other.as_str());
+                edges
+                    .entry(cname.as_str())
+                    .or_default()
+                    .insert(other.as_str());
             }
         }
     }
@@ -312,12 +327,24 @@ mod tests {
         ));
         assert_eq!(m.len(), 9, "{m:#?}");
         let has = |p: &str, s: &str| m.iter().any(|x| x.starts_with(p) && x.contains(s));
-        assert!(has("/containers/main/variables/B:", "${resources.ghost.x} does not resolve to a resource"));
+        assert!(has(
+            "/containers/main/variables/B:",
+            "${resources.ghost.x} does not resolve to a resource"
+        ));
         assert!(has("/containers/main/variables/D:", "key 'nope' not found"));
-        assert!(has("/containers/main/variables/E:", "has unsupported first element"));
-        assert!(has("/containers/main/variables/F:", "${resources} is malformed"));
+        assert!(has(
+            "/containers/main/variables/E:",
+            "has unsupported first element"
+        ));
+        assert!(has(
+            "/containers/main/variables/F:",
+            "${resources} is malformed"
+        ));
         assert!(has("/containers/main/variables/G:", "is malformed"));
-        assert!(has("/containers/main/variables/H:", "unterminated placeholder"));
+        assert!(has(
+            "/containers/main/variables/H:",
+            "unterminated placeholder"
+        ));
         assert!(has("/containers/main/files/~1g/content:", "ghost2"));
         assert!(has("/containers/main/volumes/~1v/source:", "ghost3"));
         assert!(has("/resources/db/params/a/0:", "ghost4"));
@@ -347,8 +374,14 @@ mod tests {
                    "b": {"type": "t", "params": {"x": {"y": "${resources.a.x}"}}},
                    "c": {"type": "t", "params": {"x": "${resources.a.x}"}}}),
         ));
-        assert_eq!(m, vec!["/resources: a cycle exists involving resource param placeholders: a, b"]);
-        let m = messages(doc(json!({"image": "x"}), json!({"a": {"type": "t", "params": {"x": "${resources.a.x}"}}})));
+        assert_eq!(
+            m,
+            vec!["/resources: a cycle exists involving resource param placeholders: a, b"]
+        );
+        let m = messages(doc(
+            json!({"image": "x"}),
+            json!({"a": {"type": "t", "params": {"x": "${resources.a.x}"}}}),
+        ));
         assert_eq!(m.len(), 1);
     }
 
@@ -364,7 +397,10 @@ mod tests {
             ("C:\\x", false),
             ("..\\x", false),
         ] {
-            let m = messages(doc(json!({"image": "x", "files": {"/t": {"source": source}}}), json!({})));
+            let m = messages(doc(
+                json!({"image": "x", "files": {"/t": {"source": source}}}),
+                json!({}),
+            ));
             assert_eq!(m.is_empty(), ok, "{source}: {m:?}");
         }
     }

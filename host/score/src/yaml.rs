@@ -129,7 +129,22 @@ pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Document, YamlErr
             limit: limits.max_bytes,
         });
     }
-    Builder::new(limits).run(Parser::new_from_str(text))
+    Builder::new(limits, true).run(Parser::new_from_str(text))
+}
+
+/// Parses one YAML document without recording lines: the fast path for
+/// input that will most likely validate (re-parse with [`parse_with_limits`]
+/// to locate problems).
+pub fn parse_value(text: &str, limits: Limits) -> Result<Value, YamlError> {
+    if text.len() > limits.max_bytes {
+        return Err(YamlError::TooLarge {
+            size: text.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    Builder::new(limits, false)
+        .run(Parser::new_from_str(text))
+        .map(|doc| doc.value)
 }
 
 enum Frame {
@@ -150,6 +165,8 @@ enum Frame {
 
 struct Builder {
     limits: Limits,
+    /// Whether to maintain `pointer` and `lines` (only needed for diagnostics).
+    track_lines: bool,
     stack: Vec<Frame>,
     /// Pointer of the node being built (the top frame).
     pointer: String,
@@ -161,9 +178,10 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(limits: Limits) -> Self {
+    fn new(limits: Limits, track_lines: bool) -> Self {
         Self {
             limits,
+            track_lines,
             stack: Vec::new(),
             pointer: String::new(),
             lines: LineMap::default(),
@@ -173,7 +191,10 @@ impl Builder {
         }
     }
 
-    fn run(mut self, parser: Parser<'_, saphyr_parser::StrInput<'_>>) -> Result<Document, YamlError> {
+    fn run(
+        mut self,
+        parser: Parser<'_, saphyr_parser::StrInput<'_>>,
+    ) -> Result<Document, YamlError> {
         let mut documents = 0usize;
         for event in parser {
             let (event, span) = event.map_err(|e| {
@@ -208,7 +229,7 @@ impl Builder {
                     return Err(YamlError::MultipleDocuments { line });
                 }
                 Event::Scalar(text, style, anchor, tag) => {
-                    self.scalar(&text, style, anchor, tag.as_deref(), span)?;
+                    self.scalar(text, style, anchor, tag.as_deref(), span)?;
                 }
                 Event::Alias(id) => {
                     if self.is_key_position() {
@@ -270,6 +291,9 @@ impl Builder {
 
     /// The pointer segment the next value takes in its parent.
     fn push_child_segment(&mut self) {
+        if !self.track_lines {
+            return;
+        }
         match self.stack.last() {
             Some(Frame::Seq { items, .. }) => {
                 self.pointer.push('/');
@@ -284,6 +308,9 @@ impl Builder {
     }
 
     fn record_child_line(&mut self, line: usize) {
+        if !self.track_lines {
+            return;
+        }
         let len = self.pointer.len();
         self.push_child_segment();
         // A mapping value keeps the line of its key, recorded first.
@@ -304,7 +331,9 @@ impl Builder {
         }
         self.count(1, line)?;
         self.push_child_segment();
-        self.lines.lines.entry(self.pointer.clone()).or_insert(line);
+        if self.track_lines {
+            self.lines.lines.entry(self.pointer.clone()).or_insert(line);
+        }
         Ok(())
     }
 
@@ -341,7 +370,7 @@ impl Builder {
 
     fn scalar(
         &mut self,
-        text: &str,
+        text: std::borrow::Cow<'_, str>,
         style: ScalarStyle,
         anchor: usize,
         tag: Option<&Tag>,
@@ -352,24 +381,27 @@ impl Builder {
         if let Some(Frame::Map { key, map, .. }) = self.stack.last_mut()
             && key.is_none()
         {
-            if map.contains_key(text) {
+            if map.contains_key(text.as_ref()) {
                 return Err(YamlError::DuplicateKey {
-                    key: text.to_owned(),
+                    key: text.into_owned(),
                     line,
                 });
             }
-            *key = Some(text.to_owned());
+            *key = Some(text.into_owned());
             self.record_child_line(line);
-            if anchor != 0 {
-                self.anchors
-                    .insert(anchor, (Value::String(text.to_owned()), 1));
+            if anchor != 0
+                && let Some(Frame::Map { key: Some(k), .. }) = self.stack.last()
+            {
+                self.anchors.insert(anchor, (Value::String(k.clone()), 1));
             }
             return Ok(());
         }
-        let value = resolve_scalar(text, style, tag).ok_or_else(|| YamlError::BadTaggedScalar {
-            tag: tag.map(ToString::to_string).unwrap_or_default(),
-            text: text.chars().take(40).collect(),
-            line,
+        let value = resolve_scalar(text.as_ref(), style, tag).ok_or_else(|| {
+            YamlError::BadTaggedScalar {
+                tag: tag.map(ToString::to_string).unwrap_or_default(),
+                text: text.chars().take(40).collect(),
+                line,
+            }
         })?;
         if anchor != 0 {
             self.anchors.insert(anchor, (value.clone(), 1));
@@ -493,7 +525,10 @@ fn parse_float(text: &str) -> Option<Value> {
         // `.inf` and `.nan` have no JSON form: they stay strings.
         return None;
     }
-    text.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)
+    text.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
 }
 
 #[cfg(test)]
@@ -559,13 +594,25 @@ mod tests {
     #[test]
     fn other_errors() {
         assert_eq!(parse(""), Err(YamlError::Empty));
-        assert!(matches!(parse("a: 1\na: 2\n"), Err(YamlError::DuplicateKey { line: 2, .. })));
-        assert!(matches!(parse("? [a]\n: 1\n"), Err(YamlError::ComplexKey { .. })));
-        assert!(matches!(parse("a: 1\n---\nb: 2\n"), Err(YamlError::MultipleDocuments { line: 3 })));
+        assert!(matches!(
+            parse("a: 1\na: 2\n"),
+            Err(YamlError::DuplicateKey { line: 2, .. })
+        ));
+        assert!(matches!(
+            parse("? [a]\n: 1\n"),
+            Err(YamlError::ComplexKey { .. })
+        ));
+        assert!(matches!(
+            parse("a: 1\n---\nb: 2\n"),
+            Err(YamlError::MultipleDocuments { line: 3 })
+        ));
         assert!(parse("---\na: 1\n---\n").is_ok());
         assert!(matches!(parse("a: [1\n"), Err(YamlError::Syntax { .. })));
         let big = "a".repeat(Limits::default().max_bytes + 1);
         assert!(matches!(parse(&big), Err(YamlError::TooLarge { .. })));
-        assert!(matches!(parse("a: !!int x\n"), Err(YamlError::BadTaggedScalar { .. })));
+        assert!(matches!(
+            parse("a: !!int x\n"),
+            Err(YamlError::BadTaggedScalar { .. })
+        ));
     }
 }

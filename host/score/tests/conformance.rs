@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use podium_score::expand::ScoreResolver;
 use podium_score::placeholder::{
-    Resolved, ResolveError, Resolver, Token, expand_string, expand_value, tokenize,
+    ResolveError, Resolved, Resolver, Token, expand_string, expand_value, tokenize,
 };
 use podium_score::{Stage, expand_workload, load_file, load_str, schema};
 use serde_json::{Value, json};
@@ -101,13 +101,18 @@ fn is_score_workload(text: &str) -> bool {
             .strip_prefix("apiVersion:")
             .map(|v| v.trim().trim_matches(['"', '\'']) == "score.dev/v1b1");
         yaml.unwrap_or(false)
-            || line.trim().starts_with("\"apiVersion\": \"score.dev/v1b1\"")
+            || line
+                .trim()
+                .starts_with("\"apiVersion\": \"score.dev/v1b1\"")
     })
 }
 
 /// Why a companion file in `samples/valid` is not a workload.
 fn companion_reason(path: &Path) -> &'static str {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     if name.ends_with(".provisioners.yaml") {
         "provisioner definition file (score-compose/score-k8s), not a workload"
     } else if name.ends_with(".manifests.yaml") || name.ends_with(".golden") {
@@ -131,12 +136,11 @@ fn valid_samples_load() {
     let mut files = Vec::new();
     walk(&data().join("samples/valid"), &mut files);
     for path in files {
-        let rel = path
-            .strip_prefix(data())
-            .unwrap()
-            .display()
-            .to_string();
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+        let rel = path.strip_prefix(data()).unwrap().display().to_string();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
         let text = fs::read(&path).map(|b| String::from_utf8(b).ok()).unwrap();
         let workload = matches!(ext, "yaml" | "yml" | "json")
             && text.as_deref().is_some_and(is_score_workload);
@@ -159,10 +163,14 @@ fn expected_stage(stage: &str) -> Result<&'static [Stage], &'static str> {
         "semantic" | "semantic (loader.Validate)" => Ok(&[Stage::Semantic]),
         // Invalid for both; the loader stops at the schema.
         "schema+semantic" => Ok(&[Stage::Schema, Stage::Semantic]),
-        "priming" => Err("priming: conflicting shared-resource definitions across workloads (a multi-workload step of the pipeline, not the loader); the file is a fragment"),
+        "priming" => Err(
+            "priming: conflicting shared-resource definitions across workloads (a multi-workload step of the pipeline, not the loader); the file is a fragment",
+        ),
         "provisioning" => Err("provisioning: needs an upstream provisioner template to fail"),
         "runtime-env" => Ok(&[Stage::Expand]),
-        "provisioner-load" => Err("provisioner-load: score-compose/score-k8s provisioner files, not workloads"),
+        "provisioner-load" => {
+            Err("provisioner-load: score-compose/score-k8s provisioner files, not workloads")
+        }
         _ => Err("unknown stage"),
     }
 }
@@ -221,8 +229,7 @@ fn invalid_samples_fail_at_the_expected_stage() {
         let loaded = load_str(file, &text, path.parent()).and_then(|w| {
             // runtime-env cases load, then fail to expand: the environment
             // has no UNKNOWN_SCORE_VARIABLE.
-            expand_workload(&w, &empty_environment)
-                .map_err(|e| e.into_report(file))
+            expand_workload(&w, &empty_environment).map_err(|e| e.into_report(file))
         });
         let outcome = match loaded {
             Ok(_) => Err("loaded and expanded, expected a failure".to_owned()),
@@ -268,7 +275,8 @@ fn mock_outputs(path: &[String]) -> Result<Resolved, ResolveError> {
             keys.join("_").to_uppercase()
         ))),
         "static" if keys.is_empty() => Ok(Resolved::public("static")),
-        _ => podium_score::expand::lookup(&json!({"x": "a"}), keys).map(|v| Resolved::public(v.clone())),
+        _ => podium_score::expand::lookup(&json!({"x": "a"}), keys)
+            .map(|v| Resolved::public(v.clone())),
     }
 }
 
@@ -289,7 +297,10 @@ fn substitution_vectors() {
     };
 
     // A single reference, exactly as score-go's substitution function sees it.
-    for case in v["TestSubstitutionFunction (ref -> value)"].as_array().unwrap() {
+    for case in v["TestSubstitutionFunction (ref -> value)"]
+        .as_array()
+        .unwrap()
+    {
         let input = case["Input"].as_str().unwrap();
         let outcome = match expand_string(&format!("${{{input}}}"), &resolve) {
             Ok(e) => match case["Expected"].as_str() {
@@ -335,7 +346,13 @@ fn substitution_vectors() {
             // score-go joins the path with ": "; we carry a JSON pointer.
             let shown: Vec<String> = errors
                 .iter()
-                .map(|e| format!("{}: {}", e.pointer.trim_start_matches('/').replace('/', ": "), e.error))
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e.pointer.trim_start_matches('/').replace('/', ": "),
+                        e.error
+                    )
+                })
                 .collect();
             if shown == [case["expected_error"].as_str().unwrap()] {
                 Ok(())
@@ -348,7 +365,10 @@ fn substitution_vectors() {
     tally.check("TestSubstituteMap_fail", outcome);
 
     for name in ["TestCustomSubstituter_nil", "TestCustomerUnescaper"] {
-        tally.skip(name, "exercises score-go's Go API (nil replacer, custom unescaper); no counterpart");
+        tally.skip(
+            name,
+            "exercises score-go's Go API (nil replacer, custom unescaper); no counterpart",
+        );
     }
     tally.finish();
 }
@@ -364,7 +384,11 @@ fn apply(doc: &mut Value, op: &Value) {
     let (last, parents) = path.split_last().unwrap();
     let mut target = doc;
     for key in parents {
-        target = target.as_object_mut().unwrap().entry(*key).or_insert(json!({}));
+        target = target
+            .as_object_mut()
+            .unwrap()
+            .entry(*key)
+            .or_insert(json!({}));
     }
     let map = target.as_object_mut().unwrap();
     match op["op"].as_str().unwrap() {
@@ -458,14 +482,38 @@ fn framework_vectors() {
         tally.check(name, outcome);
     }
     for (key, reason) in [
-        ("ApplyCommonUpgradeTransforms (schema/validate_test.go)", "score-go's pre-schema rewrite of pre-v1b1 shapes (content arrays, read_only); Podium rejects those at the schema stage, as EXPECTED.json lists, and upgrades only the array forms the schema allows"),
-        ("resource_uid (framework/resource_uid_test.go)", "resource identity belongs to the core model"),
-        ("ParseDotPathParts (framework/override_utils_test.go)", "override paths (score-compose --property) are a CLI feature"),
-        ("OverridePathInMap (framework/override_utils_test.go TestWritePathInStruct)", "override paths are a CLI feature"),
-        ("OverrideMapInMap (deep merge; null value deletes key; lists replaced wholesale)", "override files are a CLI feature"),
-        ("GetSortedResourceUids (framework/state_test.go) - workload eg, all resources type thing; deps are ${resources.X...} refs inside params", "multi-workload resource ordering belongs to the core graph (single-workload param cycles are checked by the semantic stage)"),
-        ("WithPrimedResources (framework/state_test.go)", "priming shared resources across workloads belongs to the core model"),
-        ("Normalize (loader/normalize_test.go; baseDir=./fixtures)", "embedding files[].source contents is I/O done by the caller"),
+        (
+            "ApplyCommonUpgradeTransforms (schema/validate_test.go)",
+            "score-go's pre-schema rewrite of pre-v1b1 shapes (content arrays, read_only); Podium rejects those at the schema stage, as EXPECTED.json lists, and upgrades only the array forms the schema allows",
+        ),
+        (
+            "resource_uid (framework/resource_uid_test.go)",
+            "resource identity belongs to the core model",
+        ),
+        (
+            "ParseDotPathParts (framework/override_utils_test.go)",
+            "override paths (score-compose --property) are a CLI feature",
+        ),
+        (
+            "OverridePathInMap (framework/override_utils_test.go TestWritePathInStruct)",
+            "override paths are a CLI feature",
+        ),
+        (
+            "OverrideMapInMap (deep merge; null value deletes key; lists replaced wholesale)",
+            "override files are a CLI feature",
+        ),
+        (
+            "GetSortedResourceUids (framework/state_test.go) - workload eg, all resources type thing; deps are ${resources.X...} refs inside params",
+            "multi-workload resource ordering belongs to the core graph (single-workload param cycles are checked by the semantic stage)",
+        ),
+        (
+            "WithPrimedResources (framework/state_test.go)",
+            "priming shared resources across workloads belongs to the core model",
+        ),
+        (
+            "Normalize (loader/normalize_test.go; baseDir=./fixtures)",
+            "embedding files[].source contents is I/O done by the caller",
+        ),
     ] {
         assert!(!v[key].is_null(), "vector family {key} missing");
         tally.skip(key, reason);
@@ -477,5 +525,7 @@ fn framework_vectors() {
 #[test]
 fn placeholder_paths_of_vectors() {
     let tokens = tokenize(r"${metadata.annotations.key\.com/foo-bar}").unwrap();
-    assert!(matches!(&tokens[..], [Token::Placeholder { path, .. }] if path == &["metadata", "annotations", "key.com/foo-bar"]));
+    assert!(
+        matches!(&tokens[..], [Token::Placeholder { path, .. }] if path == &["metadata", "annotations", "key.com/foo-bar"])
+    );
 }

@@ -63,8 +63,16 @@ containers:
 
 #[test]
 fn decode_problems() {
-    check("blah\n", Stage::Decode, &["score.yaml:1: a Score file must be a YAML mapping, found a scalar"]);
-    check("a: [1\n", Stage::Decode, &["score.yaml:2: invalid YAML: while parsing a flow sequence, expected ',' or ']'"]);
+    check(
+        "blah\n",
+        Stage::Decode,
+        &["score.yaml:1: a Score file must be a YAML mapping, found a scalar"],
+    );
+    check(
+        "a: [1\n",
+        Stage::Decode,
+        &["score.yaml:2: invalid YAML: while parsing a flow sequence, expected ',' or ']'"],
+    );
 }
 
 fn outputs(path: &[String]) -> Result<Resolved, ResolveError> {

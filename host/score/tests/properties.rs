@@ -125,19 +125,34 @@ proptest! {
 fn hostile_inputs_get_clear_errors() {
     let deep = "[".repeat(100_000);
     let report = load_str("deep.yaml", &deep, None).unwrap_err();
-    assert!(report.to_string().contains("nesting deeper than"), "{report}");
+    assert!(
+        report.to_string().contains("nesting deeper than"),
+        "{report}"
+    );
 
-    let deep_block = (0..300).map(|i| format!("{}k:", " ".repeat(i))).collect::<Vec<_>>().join("\n");
+    let deep_block = (0..300)
+        .map(|i| format!("{}k:", " ".repeat(i)))
+        .collect::<Vec<_>>()
+        .join("\n");
     let report = load_str("deep2.yaml", &deep_block, None).unwrap_err();
-    assert!(report.to_string().contains("nesting deeper than"), "{report}");
+    assert!(
+        report.to_string().contains("nesting deeper than"),
+        "{report}"
+    );
 
     let mut laughs = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
-    for (prev, next) in ["a", "b", "c", "d", "e", "f", "g", "h"].iter().zip(["b", "c", "d", "e", "f", "g", "h", "i"]) {
+    for (prev, next) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+        .iter()
+        .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+    {
         let items = vec![format!("*{prev}"); 9].join(", ");
         laughs.push_str(&format!("{next}: &{next} [{items}]\n"));
     }
     let report = load_str("laughs.yaml", &laughs, None).unwrap_err();
-    assert!(report.to_string().contains("after expanding aliases"), "{report}");
+    assert!(
+        report.to_string().contains("after expanding aliases"),
+        "{report}"
+    );
 
     let big = format!("a: \"{}\"\n", "x".repeat(2 * 1024 * 1024));
     let report = load_str("big.yaml", &big, None).unwrap_err();
