@@ -273,7 +273,8 @@ fn check_file_sources(workload: &Workload, out: &mut Vec<Violation>) {
 /// Score file's directory.
 fn source_problem(source: &str) -> Option<&'static str> {
     // Both separators, whatever the host OS, so a file is judged the same everywhere.
-    if source.starts_with(['/', '\\']) || source.as_bytes().get(1) == Some(&b':') {
+    let drive = matches!(source.as_bytes(), [letter, b':', ..] if letter.is_ascii_alphabetic());
+    if source.starts_with(['/', '\\']) || drive {
         return Some("is absolute; use a path relative to the Score file's directory");
     }
     let mut depth: usize = 0;
@@ -396,6 +397,7 @@ mod tests {
             ("/etc/passwd", false),
             ("C:\\x", false),
             ("..\\x", false),
+            ("ab:c.txt", true),
         ] {
             let m = messages(doc(
                 json!({"image": "x", "files": {"/t": {"source": source}}}),

@@ -104,3 +104,21 @@ fn benchmark_file_loads_expands_and_round_trips() {
     // JSON round trip of the loaded (unexpanded) workload.
     assert_eq!(Workload::from_json(workload.to_json()).unwrap(), workload);
 }
+
+#[test]
+fn crlf_and_bom_are_read() {
+    let text = "apiVersion: score.dev/v1b1\r\nmetadata:\r\n  name: web\r\ncontainers:\r\n  main:\r\n    image: .\r\n";
+    assert_eq!(load_str("crlf.yaml", text, None).unwrap().name(), "web");
+    let bom = format!("\u{feff}{text}");
+    assert_eq!(load_str("bom.yaml", &bom, None).unwrap().name(), "web");
+}
+
+#[test]
+fn json_input_and_line_of_missing_field() {
+    let text = "{\n  \"apiVersion\": \"score.dev/v1b1\",\n  \"metadata\": {\"name\": \"web\"},\n  \"containers\": {\n    \"main\": {}\n  }\n}\n";
+    check(
+        text,
+        Stage::Schema,
+        &["score.yaml:5: containers.main.image: required"],
+    );
+}
