@@ -58,6 +58,16 @@ pub fn load_file(path: &Path) -> Result<Workload, Report> {
 
 /// Loads one Score document from text: parse, schema, model, semantics.
 ///
+/// ```
+/// let report = podium_score::load_str(
+///     "score.yaml",
+///     "apiVersion: score.dev/v1b1\nmetadata:\n  name: web\ncontainers:\n  web: {}\n",
+///     None,
+/// )
+/// .unwrap_err();
+/// assert_eq!(report.to_string(), "score.yaml:5: containers.web.image: required");
+/// ```
+///
 /// `name` labels diagnostics. `base_dir` is the directory `files[].source`
 /// paths are relative to (the Score file's directory); sources are checked
 /// lexically (relative, no `..` above the directory) whether or not it is

@@ -60,6 +60,19 @@ impl PlaceholderError {
 /// Splits `input` into literals and placeholders. Adjacent literal text is
 /// merged into one `Literal`; an input without placeholders yields at most
 /// one token (none for the empty string).
+///
+/// ```
+/// use podium_score::placeholder::{Token, tokenize};
+///
+/// let tokens = tokenize(r"host=${resources.db.outputs.a\.b} cost=$$5").unwrap();
+/// assert_eq!(tokens[0], Token::Literal("host=".into()));
+/// let Token::Placeholder { path, raw, span } = &tokens[1] else { panic!() };
+/// assert_eq!(path, &["resources", "db", "outputs", "a.b"]);
+/// assert_eq!(raw, r"resources.db.outputs.a\.b");
+/// assert_eq!(span, &(5..33));
+/// assert_eq!(tokens[2], Token::Literal(" cost=$5".into()));
+/// assert!(tokenize("${a..b}").is_err());
+/// ```
 pub fn tokenize(input: &str) -> Result<Vec<Token>, PlaceholderError> {
     let mut tokens = Vec::new();
     let mut literal = String::new();
