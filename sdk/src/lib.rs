@@ -152,7 +152,6 @@ pub mod bindings {
 #[doc(hidden)]
 pub mod __private;
 
-
 /// Exports a [`Driver`] implementation as the component's `driver` interface.
 ///
 /// Use it once per driver crate (a `cdylib`), at the crate root:
@@ -160,6 +159,8 @@ pub mod __private;
 /// ```ignore
 /// podium_driver_sdk::export!(MyDriver);
 /// ```
+// Kept by hand: rustfmt reflows macro bodies inconsistently.
+#[rustfmt::skip]
 #[macro_export]
 macro_rules! export {
     ($driver:ty) => {
@@ -174,17 +175,13 @@ macro_rules! export {
 
                 fn plan(
                     request: $crate::__private::WitRequest,
-                ) -> ::core::result::Result<$crate::__private::WitPlan, $crate::__private::WitError>
-                {
+                ) -> ::core::result::Result<$crate::__private::WitPlan, $crate::__private::WitError> {
                     $crate::__private::plan::<$driver>(request)
                 }
 
                 fn apply(
                     request: $crate::__private::WitRequest,
-                ) -> ::core::result::Result<
-                    $crate::__private::WitOutputs,
-                    $crate::__private::WitError,
-                > {
+                ) -> ::core::result::Result<$crate::__private::WitOutputs, $crate::__private::WitError> {
                     $crate::__private::apply::<$driver>(request)
                 }
 
@@ -192,7 +189,7 @@ macro_rules! export {
                     request: $crate::__private::WitRequest,
                 ) -> ::core::result::Result<(), $crate::__private::WitError> {
                     $crate::__private::delete::<$driver>(request)
-        }
+                }
             }
 
             $crate::bindings::__export_driver!(__PodiumDriverExport with_types_in $crate::bindings);
