@@ -28,6 +28,15 @@ pub fn sorted(value: &Value) -> Value {
     }
 }
 
+/// Whether every object in `value` already has its keys in sorted order.
+pub fn is_sorted(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.keys().is_sorted() && map.values().all(is_sorted),
+        Value::Array(items) => items.iter().all(is_sorted),
+        _ => true,
+    }
+}
+
 /// The canonical text of `value`.
 pub fn to_string(value: &Value) -> String {
     let mut out = String::new();
@@ -54,24 +63,31 @@ pub fn write(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
+        // Sets store their JSON sorted, so most objects need no sorting.
+        Value::Object(map) if map.keys().is_sorted() => write_entries(out, map.iter()),
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(out, key);
-                out.push(':');
-                write(out, v);
-            }
-            out.push('}');
+            write_entries(out, entries.into_iter());
         }
     }
 }
 
-fn write_str(out: &mut String, s: &str) {
+fn write_entries<'a>(out: &mut String, entries: impl Iterator<Item = (&'a String, &'a Value)>) {
+    out.push('{');
+    for (i, (key, v)) in entries.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, key);
+        out.push(':');
+        write(out, v);
+    }
+    out.push('}');
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -20,6 +20,7 @@
 //! `diff(a, b).apply(a) == b`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use json_patch::PatchOperation;
 use serde::{Deserialize, Serialize};
@@ -117,7 +118,7 @@ impl Delta {
         }
         let mut modules = set.modules().clone();
         for (name, workload) in &self.modules.add {
-            modules.insert(name.clone(), workload.clone());
+            modules.insert(name.clone(), Arc::new(workload.clone()));
         }
         for (name, ops) in &self.modules.update {
             let workload = modules
@@ -125,7 +126,7 @@ impl Delta {
                 .ok_or_else(|| DeltaError::UpdateMissing {
                     module: name.clone(),
                 })?;
-            json_patch::patch(workload, ops).map_err(|e| DeltaError::Patch {
+            json_patch::patch(Arc::make_mut(workload), ops).map_err(|e| DeltaError::Patch {
                 module: name.clone(),
                 message: e.to_string(),
             })?;
@@ -149,7 +150,7 @@ impl Delta {
                 _ => return Err(DeltaError::SharedNotObject),
             }
         };
-        Ok(DeploymentSet::new(modules, shared)?)
+        Ok(DeploymentSet::from_shared(modules, shared)?)
     }
 }
 
@@ -161,9 +162,9 @@ pub fn diff(a: &DeploymentSet, b: &DeploymentSet) -> Delta {
     for (name, new) in b.modules() {
         match a.module(name) {
             None => {
-                delta.modules.add.insert(name.clone(), new.clone());
+                delta.modules.add.insert(name.clone(), (**new).clone());
             }
-            Some(old) if old != new => {
+            Some(old) if old != &**new => {
                 delta
                     .modules
                     .update

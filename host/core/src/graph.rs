@@ -20,7 +20,7 @@
 //! resource on the resources of the same workload its `params` reference
 //! (`${resources.<name>…}`). Cycles are refused with the cycle spelled out.
 
-use std::collections::HashMap;
+use crate::hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -32,7 +32,7 @@ use crate::ids::{self, DEFAULT_CLASS, ResourceKey};
 use crate::matching::{Definitions, MatchError};
 use crate::model::set::DeploymentSet;
 use crate::model::types;
-use crate::model::workload::{ResourceRequest, WorkloadView};
+use crate::model::workload::{ResourceRequest, resources_of};
 use crate::model::{EnvContext, ResourceDefinition};
 use crate::placeholders::{Reference, ReferenceError, ResourceRef, definition_references};
 
@@ -61,8 +61,8 @@ pub struct Node {
     pub guresid: String,
     pub kind: NodeKind,
     /// Score resource params (`{}` when none); for a workload node, the
-    /// whole workload.
-    pub params: Value,
+    /// whole workload (shared with the set, not copied).
+    pub params: Arc<Value>,
     pub definition: Arc<ResourceDefinition>,
     /// Index of the winning criterion in the definition.
     pub criterion: usize,
@@ -147,9 +147,9 @@ impl Graph {
             env,
             definitions,
             nodes: Vec::new(),
-            index: HashMap::new(),
-            shared: HashMap::new(),
-            refs: HashMap::new(),
+            index: HashMap::default(),
+            shared: HashMap::default(),
+            refs: HashMap::default(),
         };
         let implicit = types::implicit_types()
             .map(|t| {
@@ -166,7 +166,14 @@ impl Graph {
                     module: format!("shared.{name}"),
                     reason: e.to_string(),
                 })?;
-            b.shared(name, &req, format!("shared.{name}"))?;
+            let params = res.get("params").filter(|p| !p.is_null());
+            b.shared(
+                name,
+                &req.res_type,
+                req.class(),
+                params,
+                format!("shared.{name}"),
+            )?;
         }
         for (wname, workload) in set.modules() {
             b.workload(wname, workload, &implicit)?;
@@ -214,8 +221,8 @@ impl Graph {
     }
 }
 
-fn empty() -> Value {
-    Value::Object(Map::new())
+fn empty() -> Arc<Value> {
+    Arc::new(Value::Object(Map::new()))
 }
 
 struct SharedEntry {
@@ -241,7 +248,7 @@ impl Builder<'_> {
         &mut self,
         key: ResourceKey,
         kind: NodeKind,
-        params: Value,
+        params: Arc<Value>,
     ) -> Result<NodeId, GraphError> {
         if let Some(&id) = self.index.get(&key) {
             return Ok(id);
@@ -283,10 +290,12 @@ impl Builder<'_> {
     fn shared(
         &mut self,
         name: &str,
-        req: &ResourceRequest,
+        res_type: &str,
+        class: &str,
+        params: Option<&Value>,
         origin: String,
     ) -> Result<NodeId, GraphError> {
-        let params = req.params.clone().filter(|p| !is_empty(p));
+        let params = params.filter(|p| !is_empty(p));
         if let Some(entry) = self.shared.get_mut(name) {
             let node = &mut self.nodes[entry.id];
             let conflict = |field| GraphError::SharedConflict {
@@ -295,37 +304,36 @@ impl Builder<'_> {
                 first: entry.origin.clone(),
                 second: origin.clone(),
             };
-            if node.key.res_type != req.res_type {
+            if node.key.res_type != res_type {
                 return Err(conflict("type"));
             }
-            if entry.class != req.class() {
+            if entry.class != class {
                 return Err(conflict("class"));
             }
             if let Some(p) = params {
-                if entry.has_params && node.params != p {
+                if entry.has_params && *node.params != *p {
                     return Err(conflict("params"));
                 }
-                node.params = p;
+                node.params = Arc::new(p.clone());
                 entry.has_params = true;
             }
             return Ok(entry.id);
         }
-        let key = ResourceKey::new(req.res_type.clone(), req.class(), ids::shared_res_id(name));
-        let has_params = params.is_some();
+        let key = ResourceKey::new(res_type, class, ids::shared_res_id(name));
         let id = self.node(
             key,
             NodeKind::Shared {
                 name: name.to_owned(),
             },
-            params.unwrap_or_else(empty),
+            params.map_or_else(empty, |p| Arc::new(p.clone())),
         )?;
         self.shared.insert(
             name.to_owned(),
             SharedEntry {
                 id,
                 origin,
-                class: req.class().to_owned(),
-                has_params,
+                class: class.to_owned(),
+                has_params: params.is_some(),
             },
         );
         Ok(id)
@@ -334,10 +342,10 @@ impl Builder<'_> {
     fn workload(
         &mut self,
         wname: &str,
-        workload: &Value,
+        workload: &Arc<Value>,
         implicit: &[NodeId],
     ) -> Result<(), GraphError> {
-        let view = WorkloadView::from_value(workload).map_err(|e| GraphError::InvalidWorkload {
+        let resources = resources_of(workload).map_err(|e| GraphError::InvalidWorkload {
             module: wname.to_owned(),
             reason: e.to_string(),
         })?;
@@ -350,45 +358,45 @@ impl Builder<'_> {
             NodeKind::Workload {
                 name: wname.to_owned(),
             },
-            workload.clone(),
+            Arc::clone(workload),
         )?;
         self.nodes[wid].deps.extend_from_slice(implicit);
-        let mut local: HashMap<&str, NodeId> = HashMap::new();
-        for (rname, req) in &view.resources {
-            if !types::is_provisioned(&req.res_type) {
+        let mut local: HashMap<&str, NodeId> = HashMap::default();
+        for r in &resources {
+            if !types::is_provisioned(r.res_type) {
                 continue;
             }
-            let id = match &req.id {
-                Some(shared) => {
-                    self.shared(shared, req, format!("modules.{wname}.resources.{rname}"))?
-                }
+            let id = match r.id {
+                Some(shared) => self.shared(
+                    shared,
+                    r.res_type,
+                    r.class,
+                    r.params,
+                    format!("modules.{wname}.resources.{}", r.name),
+                )?,
                 None => self.node(
-                    ResourceKey::new(
-                        req.res_type.clone(),
-                        req.class(),
-                        ids::private_res_id(wname, rname),
-                    ),
+                    ResourceKey::new(r.res_type, r.class, ids::private_res_id(wname, r.name)),
                     NodeKind::Private {
                         workload: wname.to_owned(),
-                        name: rname.clone(),
+                        name: r.name.to_owned(),
                     },
-                    req.params.clone().unwrap_or_else(empty),
+                    r.params.map_or_else(empty, |p| Arc::new(p.clone())),
                 )?,
             };
             self.nodes[wid].deps.push(id);
-            local.insert(rname, id);
+            local.insert(r.name, id);
         }
         // Score params may use other resources' outputs: those come first.
-        for (rname, req) in &view.resources {
-            let (Some(&id), Some(params)) = (local.get(rname.as_str()), &req.params) else {
+        for r in &resources {
+            let (Some(&id), Some(params)) = (local.get(r.name), r.params) else {
                 continue;
             };
-            let at = format!("modules.{wname}.resources.{rname}.params");
+            let at = format!("modules.{wname}.resources.{}.params", r.name);
             let mut targets = Vec::new();
             score_resource_refs(params, &at, &mut |at, raw, name| {
                 match local.get(name) {
                     Some(&t) => targets.push(t),
-                    None if view.resources.contains_key(name) => {}
+                    None if resources.iter().any(|u| u.name == name) => {}
                     None => {
                         return Err(GraphError::UnknownScoreResource {
                             workload: wname.to_owned(),
@@ -539,7 +547,7 @@ fn find_cycle(nodes: &[Node], waiting: &[usize]) -> Vec<ResourceKey> {
     let Some(start) = (0..nodes.len()).find(|&i| waiting[i] > 0) else {
         return Vec::new();
     };
-    let mut seen_at: HashMap<NodeId, usize> = HashMap::new();
+    let mut seen_at: HashMap<NodeId, usize> = HashMap::default();
     let mut path = Vec::new();
     let mut at = start;
     while !seen_at.contains_key(&at) {

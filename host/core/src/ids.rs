@@ -4,7 +4,6 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// The class a resource has when none is given.
 pub const DEFAULT_CLASS: &str = "default";
@@ -66,13 +65,21 @@ pub fn shared_res_id(id: &str) -> String {
 /// (a JSON array, so no separator can make two tuples collide). Stable across
 /// releases: drivers name external objects after it.
 pub fn guresid(app_id: &str, env_id: &str, key: &ResourceKey) -> String {
-    let text = crate::canonical::to_string(&json!([
-        app_id,
-        env_id,
-        key.res_type,
-        key.class,
-        key.res_id
-    ]));
+    // Written directly rather than through a `Value`: this runs per node.
+    let mut text = String::with_capacity(
+        8 + app_id.len() + env_id.len() + key.res_type.len() + key.class.len() + key.res_id.len(),
+    );
+    text.push('[');
+    for (i, part) in [app_id, env_id, &key.res_type, &key.class, &key.res_id]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            text.push(',');
+        }
+        crate::canonical::write_str(&mut text, part);
+    }
+    text.push(']');
     let mut hex = crate::canonical::sha256_hex(text.as_bytes());
     hex.truncate(GURESID_LEN);
     hex

@@ -26,6 +26,7 @@
 pub mod canonical;
 pub mod delta;
 pub mod graph;
+mod hash;
 pub mod ids;
 pub mod matching;
 pub mod model;

@@ -23,14 +23,14 @@
 //! specific first, and stops at the first hit: the cost does not grow with
 //! the number of definitions.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::hash::{FxHashMap as HashMap, FxHasher};
 use crate::ids::ResourceKey;
 use crate::model::EnvContext;
 use crate::model::definition::{Criterion, Field, ResourceDefinition, Specificity};
@@ -132,11 +132,10 @@ const FIELD_BITS: [(Field, u8); 4] = [
     (Field::EnvType, Specificity::ENV_TYPE),
 ];
 
-/// Bucket key for (specificity, class, values of the set fields). Uses the
-/// fixed-key std hasher, so it is deterministic; collisions are resolved by
-/// comparing the entries.
+/// Bucket key for (specificity, class, values of the set fields);
+/// deterministic. Collisions are resolved by comparing the entries.
 fn bucket<'v>(spec: u8, class: &str, value: impl Fn(Field) -> Option<&'v str>) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = FxHasher::default();
     spec.hash(&mut h);
     class.hash(&mut h);
     for (field, bit) in FIELD_BITS {

@@ -25,7 +25,7 @@
 //! state is in place. A step's `depends_on` lists the earlier steps that
 //! must finish before it starts.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical;
 use crate::graph::{Graph, GraphError, Node, NodeId};
+use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::ids::ResourceKey;
 use crate::matching::Definitions;
 use crate::model::set::DeploymentSet;
@@ -189,18 +190,32 @@ pub fn plan_graph(
 ) -> Result<Plan, PlanError> {
     let by_guresid: HashMap<&str, &ActiveResource> =
         active.iter().map(|a| (a.guresid.as_str(), a)).collect();
-    let mut prefixes: HashMap<&str, (String, String)> = HashMap::new();
+    // Per definition: the hash state after the part before `params`, and
+    // the text after it (the same for every node of that definition).
+    let mut prefixes: HashMap<&str, (Sha256, String)> = HashMap::default();
+    let mut buf = String::new();
     let mut step_of: Vec<usize> = vec![0; graph.nodes().len()];
     let mut steps = Vec::with_capacity(graph.nodes().len());
     for &id in graph.order() {
         let Some(node) = graph.node(id) else { continue };
         let def = &node.definition;
         if !prefixes.contains_key(def.id.as_str()) {
-            let parts = definition_parts(graph, node, values)?;
-            prefixes.insert(def.id.as_str(), parts);
+            let (head, tail) = definition_parts(graph, node, values)?;
+            let mut state = Sha256::new();
+            state.update(head.as_bytes());
+            prefixes.insert(def.id.as_str(), (state, tail));
         }
-        let (head, tail) = prefixes.get(def.id.as_str()).cloned().unwrap_or_default();
-        let digest = inputs_digest(&head, node, &tail);
+        let digest = match prefixes.get(def.id.as_str()) {
+            Some((head, tail)) => {
+                buf.clear();
+                canonical::write(&mut buf, &node.params);
+                let mut h = head.clone();
+                h.update(buf.as_bytes());
+                h.update(tail.as_bytes());
+                hex::encode(h.finalize())
+            }
+            None => String::new(),
+        };
         let (action, reason) = match by_guresid.get(node.guresid.as_str()) {
             None => (Action::Create, None),
             Some(a) if a.definition_id != def.id || a.definition_version != def.version => (
@@ -288,16 +303,6 @@ fn definition_parts(
     canonical::write(&mut tail, &serde_json::json!(used));
     tail.push('}');
     Ok((head, tail))
-}
-
-fn inputs_digest(head: &str, node: &Node, tail: &str) -> String {
-    let mut params = String::new();
-    canonical::write(&mut params, &node.params);
-    let mut h = Sha256::new();
-    h.update(head.as_bytes());
-    h.update(params.as_bytes());
-    h.update(tail.as_bytes());
-    hex::encode(h.finalize())
 }
 
 /// Deletes, dependents first: a resource is deleted once every leaving

@@ -15,7 +15,12 @@ fn check(set_yaml: &str, delta_yaml: &str, expected: &str) {
     match delta.apply(&before) {
         Ok(after) => {
             let want = set(expected);
-            assert_eq!(after, want, "\n{}", serde_json::to_string_pretty(&after).unwrap());
+            assert_eq!(
+                after,
+                want,
+                "\n{}",
+                serde_json::to_string_pretty(&after).unwrap()
+            );
             assert_eq!(after.id(), want.id());
             // The input set is untouched and diff takes us back and forth.
             assert_eq!(diff(&before, &after).apply(&before).unwrap(), after);
@@ -105,7 +110,10 @@ fn merge_errors() {
             "modules: {update: {nope: [{op: remove, path: /x}]}}",
             r#"error: modules.update.nope: no module "nope" in the set"#,
         ),
-        ("modules: {remove: [nope]}", r#"error: modules.remove: no module "nope" in the set"#),
+        (
+            "modules: {remove: [nope]}",
+            r#"error: modules.remove: no module "nope" in the set"#,
+        ),
         (
             "modules: {remove: [web], update: {web: []}}",
             r#"error: module "web" is both removed and added or updated by one delta"#,
@@ -215,14 +223,27 @@ fn deploy_request_fills_images_or_names_the_container() {
     });
     let delta = Delta::deploy([score.clone()], &Images::one("reg/web@sha256:abc")).unwrap();
     let after = delta.apply(&set(BASE)).unwrap();
-    assert_eq!(after.module("web").unwrap()["containers"]["main"]["image"], "reg/web@sha256:abc");
-    assert_eq!(after.module("web").unwrap()["containers"]["proxy"]["image"], "envoy:1");
+    assert_eq!(
+        after.module("web").unwrap()["containers"]["main"]["image"],
+        "reg/web@sha256:abc"
+    );
+    assert_eq!(
+        after.module("web").unwrap()["containers"]["proxy"]["image"],
+        "envoy:1"
+    );
 
-    let err = Delta::deploy([score.clone()], &Images::default()).err().unwrap();
+    let err = Delta::deploy([score.clone()], &Images::default())
+        .err()
+        .unwrap();
     assert_eq!(
         err.to_string(),
         "workload \"web\": container \"main\" has image \".\" but the deploy request gives no image for it (give one image for all, or one for \"web.main\" or \"main\")"
     );
-    let err = Delta::deploy([score.clone(), score], &Images::one("x")).err().unwrap();
-    assert_eq!(err.to_string(), "workload \"web\" appears twice in one deploy request");
+    let err = Delta::deploy([score.clone(), score], &Images::one("x"))
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "workload \"web\" appears twice in one deploy request"
+    );
 }

@@ -36,7 +36,11 @@ fn render(g: &Graph) -> String {
     let mut out = Vec::new();
     for &id in g.order() {
         let n = g.node(id).unwrap();
-        let deps: Vec<String> = n.deps.iter().map(|&d| g.node(d).unwrap().key.to_string()).collect();
+        let deps: Vec<String> = n
+            .deps
+            .iter()
+            .map(|&d| g.node(d).unwrap().key.to_string())
+            .collect();
         let mut line = format!("L{} {} = {}", n.level, n.key, n.definition.id);
         if !deps.is_empty() {
             line.push_str(&format!(" <- {}", deps.join(", ")));
@@ -59,7 +63,10 @@ fn check(set_yaml: &str, defs_yaml: &str, expected: &str) {
                 }
                 assert_eq!(g.get(&n.key).map(|m| &m.guresid), Some(&n.guresid));
             }
-            assert_eq!(g.levels().iter().map(Vec::len).sum::<usize>(), g.nodes().len());
+            assert_eq!(
+                g.levels().iter().map(Vec::len).sum::<usize>(),
+                g.nodes().len()
+            );
             render(&g)
         }
         Err(e) => format!("error: {e}"),
@@ -307,7 +314,9 @@ spec: {type: dns, driver_type: podium/powerdns, criteria: [{}]}
 #[test]
 fn errors_name_the_piece() {
     let web = |resources: &str| {
-        format!("modules: {{web: {{metadata: {{name: web}}, containers: {{}}, resources: {resources}}}}}")
+        format!(
+            "modules: {{web: {{metadata: {{name: web}}, containers: {{}}, resources: {resources}}}}}"
+        )
     };
     // A dependency nobody can fulfil names who needed it.
     check(
@@ -369,15 +378,31 @@ modules:
         let (t, c) = tc.split_once('.').unwrap();
         podium_core::ResourceKey::new(t, c, id)
     };
-    let db = g.get(&key("postgres.default#modules.web.externals.db")).unwrap();
-    assert_eq!(db.kind, NodeKind::Private { workload: "web".into(), name: "db".into() });
-    assert_eq!(db.params, serde_json::json!({"extensions": ["pgcrypto"]}));
+    let db = g
+        .get(&key("postgres.default#modules.web.externals.db"))
+        .unwrap();
+    assert_eq!(
+        db.kind,
+        NodeKind::Private {
+            workload: "web".into(),
+            name: "db".into()
+        }
+    );
+    assert_eq!(*db.params, serde_json::json!({"extensions": ["pgcrypto"]}));
     assert_eq!(db.guresid, podium_core::guresid("shop", "dev", &db.key));
     let dns = g.get(&key("dns.default#modules.web.externals.db")).unwrap();
-    assert_eq!(dns.kind, NodeKind::Dependency { needed_by: db.key.clone() });
+    assert_eq!(
+        dns.kind,
+        NodeKind::Dependency {
+            needed_by: db.key.clone()
+        }
+    );
     let web = g.get(&key("workload.default#modules.web")).unwrap();
     assert_eq!(web.params["containers"]["main"]["image"], "nginx");
-    assert_eq!(g.get(&key("k8s-cluster.default#k8s-cluster")).unwrap().kind, NodeKind::Implicit);
+    assert_eq!(
+        g.get(&key("k8s-cluster.default#k8s-cluster")).unwrap().kind,
+        NodeKind::Implicit
+    );
     assert_eq!(g.definition_refs("pg").unwrap().values, ["PG_ADMIN"]);
     assert_eq!(g.levels().len(), 3);
 }

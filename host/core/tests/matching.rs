@@ -75,7 +75,10 @@ fn check(resource: &str, context: &str, expected: &str) {
     let explanation = defs.explain(&env, &key);
     // explain and match agree.
     match defs.match_resource(&env, &key) {
-        Ok(m) => assert_eq!(explanation.winner.as_deref(), Some(m.definition.id.as_str())),
+        Ok(m) => assert_eq!(
+            explanation.winner.as_deref(),
+            Some(m.definition.id.as_str())
+        ),
         Err(MatchError::NoMatch { .. }) => assert_eq!(explanation.winner, None),
         Err(e) => panic!("{e}"),
     }
@@ -189,10 +192,18 @@ fn no_match_names_resource_type_class_and_context() {
 #[test]
 fn ties_are_refused_when_the_second_definition_is_added() {
     let cases: &[(&str, &str, &str)] = &[
-        ("{env_type: dev}", "{env_type: dev}", "tie {env_type: dev} / {env_type: dev}"),
+        (
+            "{env_type: dev}",
+            "{env_type: dev}",
+            "tie {env_type: dev} / {env_type: dev}",
+        ),
         ("{}", "{class: default}", "tie {} / {class: default}"),
         ("{}", "{}", "tie {} / {}"),
-        ("{app_id: a, env_type: dev}", "{env_type: dev, app_id: a}", "tie {env_type: dev, app_id: a} / {env_type: dev, app_id: a}"),
+        (
+            "{app_id: a, env_type: dev}",
+            "{env_type: dev, app_id: a}",
+            "tie {env_type: dev, app_id: a} / {env_type: dev, app_id: a}",
+        ),
         // Same fields, different values: no context matches both.
         ("{env_type: dev}", "{env_type: prod}", "ok"),
         // Different classes never compete.
@@ -228,7 +239,10 @@ spec: {{type: dns, driver_type: d, criteria: [{{env_id: unrelated}}, {second}]}}
                 second_criterion,
                 res_type,
             }) => {
-                assert_eq!((first.as_str(), second.as_str(), res_type.as_str()), ("first", "second", "dns"));
+                assert_eq!(
+                    (first.as_str(), second.as_str(), res_type.as_str()),
+                    ("first", "second", "dns")
+                );
                 format!("tie {first_criterion} / {second_criterion}")
             }
             Err(e) => panic!("{e}"),
@@ -269,17 +283,30 @@ spec: {type: postgres, driver_type: d, criteria: [{env_type: development, class:
 #[test]
 fn replacing_a_definition_does_not_tie_with_itself_and_updates_the_index() {
     let mut defs = definitions(DEFS);
-    let mut dev = definition_list(DEFS).into_iter().find(|d| d.id == "pg-dev").unwrap();
+    let mut dev = definition_list(DEFS)
+        .into_iter()
+        .find(|d| d.id == "pg-dev")
+        .unwrap();
     dev.version = 2;
     dev.spec.criteria = vec![serde_json::from_str(r#"{"env_type": "staging"}"#).unwrap()];
     defs.add(dev).unwrap();
     let key = ResourceKey::new("postgres", "default", "shared.db");
-    let m = defs.match_resource(&env("blog", "dev", "development"), &key).unwrap();
+    let m = defs
+        .match_resource(&env("blog", "dev", "development"), &key)
+        .unwrap();
     assert_eq!(m.definition.id, "pg-any");
-    let m = defs.match_resource(&env("blog", "st", "staging"), &key).unwrap();
-    assert_eq!((m.definition.id.as_str(), m.definition.version), ("pg-dev", 2));
+    let m = defs
+        .match_resource(&env("blog", "st", "staging"), &key)
+        .unwrap();
+    assert_eq!(
+        (m.definition.id.as_str(), m.definition.version),
+        ("pg-dev", 2)
+    );
     defs.remove("pg-any");
-    assert!(defs.match_resource(&env("blog", "dev", "development"), &key).is_err());
+    assert!(
+        defs.match_resource(&env("blog", "dev", "development"), &key)
+            .is_err()
+    );
 }
 
 #[test]
@@ -326,9 +353,15 @@ spec:
     assert_eq!(pg.spec.res_type, "postgres");
     assert_eq!(pg.spec.driver_type, "podium/postgres");
     assert_eq!(pg.spec.driver_inputs.values["port"], 55432);
-    assert_eq!(pg.spec.driver_inputs.secrets["admin_password"], "${values.PG_ADMIN_PASSWORD}");
+    assert_eq!(
+        pg.spec.driver_inputs.secrets["admin_password"],
+        "${values.PG_ADMIN_PASSWORD}"
+    );
     assert_eq!(pg.spec.grants, ["postgres://127.0.0.1:55432"]);
-    assert_eq!(pg.spec.criteria[1].to_string(), "{app_id: shop, env_id: qa, class: large}");
+    assert_eq!(
+        pg.spec.criteria[1].to_string(),
+        "{app_id: shop, env_id: qa, class: large}"
+    );
     // The flat form (id next to the spec fields) round-trips.
     let flat = serde_json::to_value(pg).unwrap();
     assert_eq!(flat["driver_type"], "podium/postgres");

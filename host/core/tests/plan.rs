@@ -80,17 +80,36 @@ fn record(p: &Plan) -> Vec<ActiveResource> {
             definition_version: s.definition_version,
             driver_type: s.driver_type.clone(),
             inputs_digest: s.inputs_digest.clone().unwrap(),
-            depends_on: s.depends_on.iter().map(|&d| p.steps[d].guresid.clone()).collect(),
+            depends_on: s
+                .depends_on
+                .iter()
+                .map(|&d| p.steps[d].guresid.clone())
+                .collect(),
         })
         .collect()
 }
 
 #[track_caller]
-fn check(set_yaml: &str, defs_yaml: &str, vals: &ValueMap, active: &[ActiveResource], expected: &str) -> Plan {
-    let p = plan(&set(set_yaml), &env("shop", "dev", "development"), &definitions(defs_yaml), vals, active)
-        .unwrap_or_else(|e| panic!("{e}"));
+fn check(
+    set_yaml: &str,
+    defs_yaml: &str,
+    vals: &ValueMap,
+    active: &[ActiveResource],
+    expected: &str,
+) -> Plan {
+    let p = plan(
+        &set(set_yaml),
+        &env("shop", "dev", "development"),
+        &definitions(defs_yaml),
+        vals,
+        active,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     for (i, s) in p.steps.iter().enumerate() {
-        assert!(s.depends_on.iter().all(|&d| d < i), "step {i} runs before a dependency");
+        assert!(
+            s.depends_on.iter().all(|&d| d < i),
+            "step {i} runs before a dependency"
+        );
     }
     assert_text(&render(&p), expected);
     p
@@ -117,13 +136,27 @@ fn first_deploy_creates_in_dependency_order() {
         Some("5 to create, 0 to update, 0 unchanged, 0 to delete")
     );
     let step = &p.steps[3];
-    assert_eq!((step.definition_id.as_str(), step.definition_version, step.driver_type.as_str()), ("pg", 1, "podium/postgres"));
+    assert_eq!(
+        (
+            step.definition_id.as_str(),
+            step.definition_version,
+            step.driver_type.as_str()
+        ),
+        ("pg", 1, "podium/postgres")
+    );
 }
 
 #[test]
 fn redeploy_is_unchanged_and_changes_are_updates() {
     let vals = values("secret://PG_ADMIN/1");
-    let first = plan(&set(SET), &env("shop", "dev", "development"), &definitions(DEFS), &vals, &[]).unwrap();
+    let first = plan(
+        &set(SET),
+        &env("shop", "dev", "development"),
+        &definitions(DEFS),
+        &vals,
+        &[],
+    )
+    .unwrap();
     let active = record(&first);
     check(
         SET,
@@ -152,7 +185,9 @@ fn redeploy_is_unchanged_and_changes_are_updates() {
         4 Unchanged workload.default#modules.web after [1, 2, 3]
         ",
     );
-    assert!(p.to_string().contains("~ update    postgres.default#shared.db (pg v1, podium/postgres): inputs changed"));
+    assert!(p.to_string().contains(
+        "~ update    postgres.default#shared.db (pg v1, podium/postgres): inputs changed"
+    ));
     // A new image updates the workload only.
     check(
         &SET.replace("web:1", "web:2"),
@@ -182,7 +217,10 @@ fn redeploy_is_unchanged_and_changes_are_updates() {
         4 Unchanged workload.default#modules.web after [1, 2, 3]
         ",
     );
-    assert!(p.to_string().contains("(dns v2, podium/powerdns): definition was dns v1"));
+    assert!(
+        p.to_string()
+            .contains("(dns v2, podium/powerdns): definition was dns v1")
+    );
 }
 
 #[test]
@@ -199,7 +237,14 @@ modules:
     containers: {main: {image: "api:1"}}
     resources: {db: {type: postgres}}
 "#;
-    let first = plan(&set(two), &env("shop", "dev", "development"), &definitions(DEFS), &vals, &[]).unwrap();
+    let first = plan(
+        &set(two),
+        &env("shop", "dev", "development"),
+        &definitions(DEFS),
+        &vals,
+        &[],
+    )
+    .unwrap();
     let active = record(&first);
     // api leaves: its workload, its private db and that db's dns go, in
     // that order; the shared db stays (web still uses it).
@@ -223,9 +268,15 @@ modules:
 
 #[test]
 fn missing_value_is_a_plan_error() {
-    let err = plan(&set(SET), &env("shop", "dev", "development"), &definitions(DEFS), &ValueMap::new(), &[])
-        .err()
-        .unwrap();
+    let err = plan(
+        &set(SET),
+        &env("shop", "dev", "development"),
+        &definitions(DEFS),
+        &ValueMap::new(),
+        &[],
+    )
+    .err()
+    .unwrap();
     assert_eq!(
         err.to_string(),
         "definition \"pg\" (matched for postgres.default#shared.db) reads ${values.PG_ADMIN}, which is not set in this environment"
@@ -238,18 +289,33 @@ fn outputs() -> BTreeMap<ResourceKey, Outputs> {
     [
         (
             ResourceKey::new("dns", "default", "shared.db"),
-            Outputs { values: json!({"host": "db.example.org"}).as_object().unwrap().clone(), secrets: Default::default() },
+            Outputs {
+                values: json!({"host": "db.example.org"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                secrets: Default::default(),
+            },
         ),
         (
             ResourceKey::new("postgres", "default", "shared.main"),
             Outputs {
-                values: json!({"port": 5432, "hosts": ["a", "b"]}).as_object().unwrap().clone(),
+                values: json!({"port": 5432, "hosts": ["a", "b"]})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
                 secrets: json!({"password": "hunter2"}).as_object().unwrap().clone(),
             },
         ),
         (
             ResourceKey::new("k8s-namespace", "default", "k8s-namespace"),
-            Outputs { values: json!({"namespace": "shop-dev"}).as_object().unwrap().clone(), secrets: Default::default() },
+            Outputs {
+                values: json!({"namespace": "shop-dev"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                secrets: Default::default(),
+            },
         ),
     ]
     .into()
@@ -285,26 +351,76 @@ fn check_resolve(input: serde_json::Value, expected: &str) {
 #[test]
 fn resolver_expands_and_tracks_secrecy() {
     let cases = [
-        (json!("${context.app.id}/${context.env.id}/${context.env.type}"), r#""shop/dev/development""#),
-        (json!("${context.res.type}.${context.res.class}#${context.res.id} ${context.res.guresid} ${context.deploy.id}"), r#""postgres.default#shared.db g123 d42""#),
+        (
+            json!("${context.app.id}/${context.env.id}/${context.env.type}"),
+            r#""shop/dev/development""#,
+        ),
+        (
+            json!(
+                "${context.res.type}.${context.res.class}#${context.res.id} ${context.res.guresid} ${context.deploy.id}"
+            ),
+            r#""postgres.default#shared.db g123 d42""#,
+        ),
         (json!("$${literal} ${values.PLAIN}"), r#""${literal} p""#),
         (json!("${values.PW}"), r#""s3cret" (secret)"#),
-        (json!("user:${values.PW}@host"), r#""user:s3cret@host" (secret)"#),
-        (json!({"a": ["${values.PLAIN}", {"b": "${values.PW}"}], "n": 1}), r#"{"a":["p",{"b":"s3cret"}],"n":1} (secret)"#),
+        (
+            json!("user:${values.PW}@host"),
+            r#""user:s3cret@host" (secret)"#,
+        ),
+        (
+            json!({"a": ["${values.PLAIN}", {"b": "${values.PW}"}], "n": 1}),
+            r#"{"a":["p",{"b":"s3cret"}],"n":1} (secret)"#,
+        ),
         // Same res_id by default; exactly one placeholder keeps the type.
-        (json!("${resources.dns.outputs.host}"), r#""db.example.org""#),
-        (json!("${resources.postgres#shared.main.outputs.port}"), "5432"),
-        (json!("port=${resources.postgres#shared.main.outputs.port}"), r#""port=5432""#),
-        (json!("${resources.postgres.default#shared.main.outputs.hosts.1}"), r#""b""#),
-        (json!("${resources.postgres#shared.main.outputs.hosts}"), r#"["a","b"]"#),
-        (json!("${resources.postgres#shared.main.outputs.password}"), r#""hunter2" (secret)"#),
+        (
+            json!("${resources.dns.outputs.host}"),
+            r#""db.example.org""#,
+        ),
+        (
+            json!("${resources.postgres#shared.main.outputs.port}"),
+            "5432",
+        ),
+        (
+            json!("port=${resources.postgres#shared.main.outputs.port}"),
+            r#""port=5432""#,
+        ),
+        (
+            json!("${resources.postgres.default#shared.main.outputs.hosts.1}"),
+            r#""b""#,
+        ),
+        (
+            json!("${resources.postgres#shared.main.outputs.hosts}"),
+            r#"["a","b"]"#,
+        ),
+        (
+            json!("${resources.postgres#shared.main.outputs.password}"),
+            r#""hunter2" (secret)"#,
+        ),
         // Implicit singletons need no #res_id.
-        (json!("${resources.k8s-namespace.outputs.namespace}"), r#""shop-dev""#),
-        (json!("${values.NOPE}"), r#"error: x: ${values.NOPE}: no shared value "NOPE" in this environment"#),
-        (json!("${resources.s3.outputs.bucket}"), "error: x: resource s3.default#shared.db has no outputs yet (is it a dependency of this resource?)"),
-        (json!("${resources.dns.outputs.ip}"), r#"error: x: resource dns.default#shared.db has no output "ip""#),
-        (json!({"k": ["${context.nope}"]}), "error: x.k[0]: ${context.nope}: unknown context key; expected context.(app.id|env.id|env.type|res.id|res.type|res.class|res.guresid|deploy.id), values.KEY or resources.TYPE[.CLASS][#RES_ID].outputs.KEY"),
-        (json!("${resources.dns.host}"), "error: x: ${resources.dns.host}: missing `.outputs.KEY`; expected context.(app.id|env.id|env.type|res.id|res.type|res.class|res.guresid|deploy.id), values.KEY or resources.TYPE[.CLASS][#RES_ID].outputs.KEY"),
+        (
+            json!("${resources.k8s-namespace.outputs.namespace}"),
+            r#""shop-dev""#,
+        ),
+        (
+            json!("${values.NOPE}"),
+            r#"error: x: ${values.NOPE}: no shared value "NOPE" in this environment"#,
+        ),
+        (
+            json!("${resources.s3.outputs.bucket}"),
+            "error: x: resource s3.default#shared.db has no outputs yet (is it a dependency of this resource?)",
+        ),
+        (
+            json!("${resources.dns.outputs.ip}"),
+            r#"error: x: resource dns.default#shared.db has no output "ip""#,
+        ),
+        (
+            json!({"k": ["${context.nope}"]}),
+            "error: x.k[0]: ${context.nope}: unknown context key; expected context.(app.id|env.id|env.type|res.id|res.type|res.class|res.guresid|deploy.id), values.KEY or resources.TYPE[.CLASS][#RES_ID].outputs.KEY",
+        ),
+        (
+            json!("${resources.dns.host}"),
+            "error: x: ${resources.dns.host}: missing `.outputs.KEY`; expected context.(app.id|env.id|env.type|res.id|res.type|res.class|res.guresid|deploy.id), values.KEY or resources.TYPE[.CLASS][#RES_ID].outputs.KEY",
+        ),
     ];
     for (input, expected) in cases {
         check_resolve(input, expected);
@@ -317,7 +433,14 @@ fn resolve_inputs_keeps_secrets_out_of_values_and_grants() {
     let key = ResourceKey::new("postgres", "default", "shared.db");
     let vals: ValueMap = [("PW".to_owned(), SharedValue::secret("s3cret"))].into();
     let outs = outputs();
-    let r = Resolver { env: &env, resource: &key, guresid: "g", deploy_id: "d", values: &vals, outputs: &outs };
+    let r = Resolver {
+        env: &env,
+        resource: &key,
+        guresid: "g",
+        deploy_id: "d",
+        values: &vals,
+        outputs: &outs,
+    };
     let def = |values: &str, secrets: &str, grants: &str| {
         definition_list(&format!(
             "
@@ -337,18 +460,35 @@ spec: {{type: postgres, driver_type: p, driver_inputs: {{values: {values}, secre
         ))
         .unwrap();
     assert_eq!(ok.values, json!({"host": "db.example.org", "port": 5432}));
-    assert_eq!(ok.secrets, json!({"dsn": "postgres://admin:s3cret@db.example.org"}));
+    assert_eq!(
+        ok.secrets,
+        json!({"dsn": "postgres://admin:s3cret@db.example.org"})
+    );
     assert_eq!(ok.grants, ["postgres://db.example.org:5432"]);
 
-    let err = r.resolve_inputs(&def("{pw: 'x${values.PW}'}", "{}", "[]")).err().unwrap();
-    assert!(matches!(&err, ResolveError::SecretNotAllowed { at, .. } if at == "driver_inputs.values.pw"), "{err}");
+    let err = r
+        .resolve_inputs(&def("{pw: 'x${values.PW}'}", "{}", "[]"))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, ResolveError::SecretNotAllowed { at, .. } if at == "driver_inputs.values.pw"),
+        "{err}"
+    );
     assert_eq!(
         err.to_string(),
         "driver_inputs.values.pw: ${values.PW} is secret and may only be used in driver_inputs.secrets, not in driver_inputs.values or grants"
     );
     let err = r
-        .resolve_inputs(&def("{}", "{}", "['https://${resources.postgres#shared.main.outputs.password}']"))
+        .resolve_inputs(&def(
+            "{}",
+            "{}",
+            "['https://${resources.postgres#shared.main.outputs.password}']",
+        ))
         .err()
         .unwrap();
-    assert!(err.to_string().starts_with("grants[0]: ${resources.postgres#shared.main.outputs.password} is secret"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("grants[0]: ${resources.postgres#shared.main.outputs.password} is secret"),
+        "{err}"
+    );
 }

@@ -18,14 +18,22 @@ use podium_core::{
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-fn def(id: &str, res_type: &str, values: serde_json::Map<String, Value>, criteria: Vec<Criterion>) -> ResourceDefinition {
+fn def(
+    id: &str,
+    res_type: &str,
+    values: serde_json::Map<String, Value>,
+    criteria: Vec<Criterion>,
+) -> ResourceDefinition {
     ResourceDefinition::new(
         id,
         1,
         DefinitionSpec {
             res_type: res_type.into(),
             driver_type: "podium/echo".into(),
-            driver_inputs: DriverInputs { values, secrets: Default::default() },
+            driver_inputs: DriverInputs {
+                values,
+                secrets: Default::default(),
+            },
             grants: vec![],
             criteria,
         },
@@ -37,14 +45,26 @@ fn def(id: &str, res_type: &str, values: serde_json::Map<String, Value>, criteri
 fn registry(refs: &[BTreeSet<usize>]) -> Definitions {
     let mut defs = Definitions::new();
     for t in ["workload", "k8s-cluster", "k8s-namespace"] {
-        defs.add(def(t, t, Default::default(), vec![Criterion::default()])).unwrap();
+        defs.add(def(t, t, Default::default(), vec![Criterion::default()]))
+            .unwrap();
     }
     for (i, targets) in refs.iter().enumerate() {
         let values = targets
             .iter()
-            .map(|j| (format!("r{j}"), json!(format!("${{resources.t{j}.outputs.x}}"))))
+            .map(|j| {
+                (
+                    format!("r{j}"),
+                    json!(format!("${{resources.t{j}.outputs.x}}")),
+                )
+            })
             .collect();
-        defs.add(def(&format!("d{i}"), &format!("t{i}"), values, vec![Criterion::default()])).unwrap();
+        defs.add(def(
+            &format!("d{i}"),
+            &format!("t{i}"),
+            values,
+            vec![Criterion::default()],
+        ))
+        .unwrap();
     }
     defs
 }
@@ -69,7 +89,10 @@ fn set_of(workloads: &[Option<Vec<(usize, bool)>>]) -> DeploymentSet {
                     (format!("r{r}"), v)
                 })
                 .collect();
-            (format!("w{w}"), json!({"metadata": {"name": format!("w{w}")}, "containers": {}, "resources": res}))
+            (
+                format!("w{w}"),
+                json!({"metadata": {"name": format!("w{w}")}, "containers": {}, "resources": res}),
+            )
         })
         .collect();
     DeploymentSet::new(modules, BTreeMap::new()).unwrap()
@@ -89,22 +112,29 @@ fn cycle_reachable(refs: &[BTreeSet<usize>], starts: &BTreeSet<usize>) -> bool {
         false
     }
     let mut state = vec![0u8; refs.len()];
-    starts.iter().any(|&s| state[s] == 0 && dfs(s, refs, &mut state))
+    starts
+        .iter()
+        .any(|&s| state[s] == 0 && dfs(s, refs, &mut state))
 }
 
-fn graph_case(dag: bool) -> impl Strategy<Value = (Vec<BTreeSet<usize>>, Vec<Vec<(usize, bool)>>)> {
+/// Per type, the types its definition references.
+type TypeRefs = Vec<BTreeSet<usize>>;
+/// Per workload, its resources as (type, shared?).
+type Workloads = Vec<Vec<(usize, bool)>>;
+
+fn graph_case(dag: bool) -> impl Strategy<Value = (TypeRefs, Workloads)> {
     (2usize..8).prop_flat_map(move |n| {
-        let refs = proptest::collection::vec(proptest::collection::btree_set(0..n, 0..3), n).prop_map(
-            move |mut refs| {
+        let refs = proptest::collection::vec(proptest::collection::btree_set(0..n, 0..3), n)
+            .prop_map(move |mut refs| {
                 if dag {
                     for (i, r) in refs.iter_mut().enumerate() {
                         r.retain(|&j| j > i);
                     }
                 }
                 refs
-            },
-        );
-        let workloads = proptest::collection::vec(proptest::collection::vec((0..n, any::<bool>()), 0..4), 1..5);
+            });
+        let workloads =
+            proptest::collection::vec(proptest::collection::vec((0..n, any::<bool>()), 0..4), 1..5);
         (refs, workloads)
     })
 }
@@ -124,7 +154,11 @@ fn record(p: &podium_core::Plan) -> Vec<ActiveResource> {
             definition_version: s.definition_version,
             driver_type: s.driver_type.clone(),
             inputs_digest: s.inputs_digest.clone().unwrap(),
-            depends_on: s.depends_on.iter().map(|&d| p.steps[d].guresid.clone()).collect(),
+            depends_on: s
+                .depends_on
+                .iter()
+                .map(|&d| p.steps[d].guresid.clone())
+                .collect(),
         })
         .collect()
 }
@@ -210,8 +244,20 @@ fn opt(values: &'static [&'static str]) -> impl Strategy<Value = Option<String>>
 }
 
 fn criterion() -> impl Strategy<Value = Criterion> {
-    (opt(&["development", "production"]), opt(&["shop", "blog"]), opt(&["dev", "qa"]), opt(&["shared.db", "shared.x"]), opt(&["default", "large"]))
-        .prop_map(|(env_type, app_id, env_id, res_id, class)| Criterion { env_type, app_id, env_id, res_id, class })
+    (
+        opt(&["development", "production"]),
+        opt(&["shop", "blog"]),
+        opt(&["dev", "qa"]),
+        opt(&["shared.db", "shared.x"]),
+        opt(&["default", "large"]),
+    )
+        .prop_map(|(env_type, app_id, env_id, res_id, class)| Criterion {
+            env_type,
+            app_id,
+            env_id,
+            res_id,
+            class,
+        })
 }
 
 proptest! {
@@ -293,9 +339,17 @@ fn random_set() -> impl Strategy<Value = DeploymentSet> {
         .prop_map(|(modules, shared)| {
             let modules = modules
                 .into_iter()
-                .map(|(name, extra)| (name.clone(), json!({"metadata": {"name": name}, "containers": {}, "extra": extra})))
+                .map(|(name, extra)| {
+                    (
+                        name.clone(),
+                        json!({"metadata": {"name": name}, "containers": {}, "extra": extra}),
+                    )
+                })
                 .collect();
-            let shared = shared.into_iter().map(|(n, params)| (n, json!({"type": "dns", "params": params}))).collect();
+            let shared = shared
+                .into_iter()
+                .map(|(n, params)| (n, json!({"type": "dns", "params": params})))
+                .collect();
             DeploymentSet::new(modules, shared).unwrap()
         })
 }

@@ -11,7 +11,9 @@
 //!   `shared.<name>`, the same one a Score resource with `id: <name>` uses.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -32,11 +34,31 @@ pub enum SetError {
 }
 
 /// An immutable, content-addressed deployment set.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Workloads are shared (`Arc`) between a set, the sets derived from it and
+/// the graph's workload nodes, so neither a delta nor a plan copies them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeploymentSet {
     id: String,
-    modules: BTreeMap<String, Value>,
+    modules: BTreeMap<String, Arc<Value>>,
     shared: BTreeMap<String, Value>,
+}
+
+/// `{id, modules, shared}`.
+impl Serialize for DeploymentSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Modules<'a>(&'a BTreeMap<String, Arc<Value>>);
+        impl Serialize for Modules<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, &**v)))
+            }
+        }
+        let mut st = s.serialize_struct("DeploymentSet", 3)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("modules", &Modules(&self.modules))?;
+        st.serialize_field("shared", &self.shared)?;
+        st.end()
+    }
 }
 
 /// The wire form; `id` is optional on input and checked when present.
@@ -89,6 +111,18 @@ impl DeploymentSet {
         modules: BTreeMap<String, Value>,
         shared: BTreeMap<String, Value>,
     ) -> Result<Self, SetError> {
+        Self::from_shared(
+            modules.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            shared,
+        )
+    }
+
+    /// [`DeploymentSet::new`] for workloads already behind `Arc`s; those
+    /// already in canonical order are kept as they are (not copied).
+    pub fn from_shared(
+        modules: BTreeMap<String, Arc<Value>>,
+        shared: BTreeMap<String, Value>,
+    ) -> Result<Self, SetError> {
         let mut sorted_modules = BTreeMap::new();
         for (key, workload) in modules {
             let view =
@@ -102,7 +136,12 @@ impl DeploymentSet {
                     name: view.metadata.name,
                 });
             }
-            sorted_modules.insert(key, canonical::sorted(&workload));
+            let workload = if canonical::is_sorted(&workload) {
+                workload
+            } else {
+                Arc::new(canonical::sorted(&workload))
+            };
+            sorted_modules.insert(key, workload);
         }
         let mut sorted_shared = BTreeMap::new();
         for (name, resource) in shared {
@@ -125,11 +164,11 @@ impl DeploymentSet {
         &self.id
     }
     /// Workload name → Score workload JSON.
-    pub fn modules(&self) -> &BTreeMap<String, Value> {
+    pub fn modules(&self) -> &BTreeMap<String, Arc<Value>> {
         &self.modules
     }
     pub fn module(&self, name: &str) -> Option<&Value> {
-        self.modules.get(name)
+        self.modules.get(name).map(|w| &**w)
     }
     /// Shared resource name → `{type, class?, params?}`.
     pub fn shared(&self) -> &BTreeMap<String, Value> {
@@ -139,12 +178,12 @@ impl DeploymentSet {
     pub fn shared_json(&self) -> Value {
         Value::Object(self.shared.clone().into_iter().collect::<Map<_, _>>())
     }
-    pub fn into_parts(self) -> (BTreeMap<String, Value>, BTreeMap<String, Value>) {
+    pub fn into_parts(self) -> (BTreeMap<String, Arc<Value>>, BTreeMap<String, Value>) {
         (self.modules, self.shared)
     }
 }
 
-fn compute_id(modules: &BTreeMap<String, Value>, shared: &BTreeMap<String, Value>) -> String {
+fn compute_id(modules: &BTreeMap<String, Arc<Value>>, shared: &BTreeMap<String, Value>) -> String {
     // Built by hand rather than through a `Value` to avoid copying every
     // workload; `canonical::write` sorts nested keys.
     let mut text = String::from("{\"modules\":{");

@@ -65,6 +65,50 @@ impl WorkloadView {
     }
 }
 
+/// A borrowed Score resource request, read without copying (the graph
+/// reads every resource of every workload on each plan).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourceUse<'a> {
+    pub name: &'a str,
+    pub res_type: &'a str,
+    /// `default` when unset.
+    pub class: &'a str,
+    pub id: Option<&'a str>,
+    pub params: Option<&'a Value>,
+}
+
+/// The resources of a workload, by name.
+pub fn resources_of(workload: &Value) -> Result<Vec<ResourceUse<'_>>, WorkloadError> {
+    let Some(resources) = workload.get("resources") else {
+        return Ok(Vec::new());
+    };
+    let Some(map) = resources.as_object() else {
+        return Err(WorkloadError::Invalid("resources: expected a map".into()));
+    };
+    let mut out = Vec::with_capacity(map.len());
+    for (name, r) in map {
+        let field = |f: &str| -> Result<Option<&str>, WorkloadError> {
+            match r.get(f) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.as_str())),
+                Some(_) => Err(WorkloadError::Invalid(format!(
+                    "resources.{name}.{f}: expected a string"
+                ))),
+            }
+        };
+        let res_type = field("type")?
+            .ok_or_else(|| WorkloadError::Invalid(format!("resources.{name}.type: missing")))?;
+        out.push(ResourceUse {
+            name,
+            res_type,
+            class: field("class")?.unwrap_or(crate::ids::DEFAULT_CLASS),
+            id: field("id")?,
+            params: r.get("params").filter(|p| !p.is_null()),
+        });
+    }
+    Ok(out)
+}
+
 /// Images given at deploy time for containers whose image is `"."`.
 ///
 /// Lookup order for container `c` of workload `w`: `"w.c"`, then `"c"`, then

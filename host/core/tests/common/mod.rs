@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use podium_core::model::definition::DefinitionSpec;
-use podium_core::{DeploymentSet, Definitions, EnvContext, ResourceDefinition};
+use podium_core::{Definitions, DeploymentSet, EnvContext, ResourceDefinition};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -34,9 +34,13 @@ pub fn definition_list(yaml: &str) -> Vec<ResourceDefinition> {
         .filter(|d| d.kind == "ResourceDefinition")
         .map(|d| {
             let id = d.metadata["id"].as_str().unwrap().to_owned();
-            let version = d.metadata.get("version").and_then(Value::as_u64).unwrap_or(1);
-            let spec: DefinitionSpec = serde_json::from_value(d.spec)
-                .unwrap_or_else(|e| panic!("definition {id}: {e}"));
+            let version = d
+                .metadata
+                .get("version")
+                .and_then(Value::as_u64)
+                .unwrap_or(1);
+            let spec: DefinitionSpec =
+                serde_json::from_value(d.spec).unwrap_or_else(|e| panic!("definition {id}: {e}"));
             ResourceDefinition::new(id, version, spec)
         })
         .collect()
