@@ -212,7 +212,7 @@ pub fn plan_graph(
                 let mut h = head.clone();
                 h.update(buf.as_bytes());
                 h.update(tail.as_bytes());
-                hex::encode(h.finalize())
+                canonical::to_hex(&h.finalize())
             }
             None => String::new(),
         };
