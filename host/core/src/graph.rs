@@ -280,10 +280,11 @@ impl KeyIndex {
     /// Adds `id` for `key`, which must not be present yet.
     fn insert(&mut self, key: &ResourceKey, id: NodeId) {
         let h = Self::hash(key);
-        if self.by_hash.contains_key(&h) {
-            self.collided.push((h, id));
-        } else {
-            self.by_hash.insert(h, id);
+        match self.by_hash.entry(h) {
+            std::collections::hash_map::Entry::Occupied(_) => self.collided.push((h, id)),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
         }
     }
 }
