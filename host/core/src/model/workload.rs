@@ -77,6 +77,27 @@ pub struct ResourceUse<'a> {
     pub params: Option<&'a Value>,
 }
 
+impl ResourceUse<'_> {
+    /// The graph node this request of workload `workload` refers to, or
+    /// `None` for types that are not provisioned (`environment`, which
+    /// resolves from the shared values). This is how the pipeline maps a
+    /// Score `${resources.<name>.…}` to the outputs of a node.
+    pub fn key(&self, workload: &str) -> Option<crate::ids::ResourceKey> {
+        if !super::types::is_provisioned(self.res_type) {
+            return None;
+        }
+        let res_id = match self.id {
+            Some(id) => crate::ids::shared_res_id(id),
+            None => crate::ids::private_res_id(workload, self.name),
+        };
+        Some(crate::ids::ResourceKey::new(
+            self.res_type,
+            self.class,
+            res_id,
+        ))
+    }
+}
+
 /// The resources of a workload, by name.
 pub fn resources_of(workload: &Value) -> Result<Vec<ResourceUse<'_>>, WorkloadError> {
     let Some(resources) = workload.get("resources") else {
@@ -189,6 +210,18 @@ mod tests {
         assert_eq!(v.metadata.name, "web");
         assert_eq!(v.resources["db"].id.as_deref(), Some("db"));
         assert_eq!(v.resources["env"].class(), "default");
+    }
+
+    #[test]
+    fn resource_uses_map_to_graph_keys() {
+        let w = workload();
+        let uses = resources_of(&w).unwrap_or_default();
+        let keys: Vec<String> = uses
+            .iter()
+            .map(|u| u.key("web").map(|k| k.to_string()).unwrap_or_default())
+            .collect();
+        assert_eq!(keys, ["postgres.default#shared.db", ""]);
+        assert!(resources_of(&serde_json::json!({"resources": {"x": {"type": 1}}})).is_err());
     }
 
     #[test]
