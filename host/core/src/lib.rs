@@ -34,15 +34,15 @@ pub mod placeholders;
 pub mod plan;
 
 pub use delta::{Delta, DeltaError, ModulesDelta, diff};
-pub use graph::{Graph, GraphError, Node, NodeKind};
+pub use graph::{Graph, GraphError, Node, NodeId, NodeKind};
 pub use ids::{DEFAULT_CLASS, ResourceKey, guresid};
-pub use matching::{Definitions, Explanation, MatchError};
+pub use matching::{Definitions, Explanation, Match, MatchError};
 pub use model::{
     Application, EnvContext, Environment, EnvironmentType, ResourceDefinition, SharedValue,
     ValueMap, Values,
-    definition::{Criterion, DriverInputs},
+    definition::{Criterion, DefinitionSpec, DriverInputs},
     set::{DeploymentSet, SetError},
-    workload::{Images, WorkloadView},
+    workload::{Images, ResourceUse, WorkloadError, WorkloadView, fill_images, resources_of},
 };
-pub use placeholders::{Outputs, ResolveError, Resolved, Resolver};
-pub use plan::{Action, ActiveResource, Plan, PlanError, Step, plan};
+pub use placeholders::{OutputSource, Outputs, ResolveError, Resolved, ResolvedInputs, Resolver};
+pub use plan::{Action, ActiveResource, Plan, PlanError, Step, UpdateReason, plan, plan_graph};

@@ -511,3 +511,96 @@ impl Resolver<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<Reference, String> {
+        match tokenize(&format!("${{{raw}}}"))
+            .map_err(|e| e.to_string())?
+            .as_slice()
+        {
+            [Token::Placeholder { path, .. }] => parse_reference(path),
+            other => Err(format!("not one placeholder: {other:?}")),
+        }
+    }
+
+    fn res(t: &str, class: Option<&str>, id: Option<&str>, output: &[&str]) -> Reference {
+        Reference::Resource(ResourceRef {
+            res_type: t.into(),
+            class: class.map(Into::into),
+            res_id: id.map(Into::into),
+            output: output.iter().map(|s| (*s).to_owned()).collect(),
+        })
+    }
+
+    #[test]
+    fn resource_selectors() {
+        let ok = [
+            (
+                "resources.dns.outputs.host",
+                res("dns", None, None, &["host"]),
+            ),
+            (
+                "resources.dns.edge.outputs.host",
+                res("dns", Some("edge"), None, &["host"]),
+            ),
+            (
+                "resources.dns#shared.db.outputs.host",
+                res("dns", None, Some("shared.db"), &["host"]),
+            ),
+            (
+                "resources.dns.edge#modules.w.externals.x.outputs.a.b",
+                res(
+                    "dns",
+                    Some("edge"),
+                    Some("modules.w.externals.x"),
+                    &["a", "b"],
+                ),
+            ),
+            (
+                r"resources.dns#shared\.db.outputs.host",
+                res("dns", None, Some("shared.db"), &["host"]),
+            ),
+            ("values.X", Reference::Value("X".into())),
+            (
+                "context.res.guresid",
+                Reference::Context(ContextKey::Guresid),
+            ),
+        ];
+        for (raw, want) in ok {
+            assert_eq!(parse(raw), Ok(want), "{raw}");
+        }
+        for bad in [
+            "resources.outputs.host",
+            "resources.dns.outputs",
+            "resources.dns",
+            "resources.a.b.c.outputs.x",
+            "resources.dns#.outputs.x",
+            "values.A.B",
+            "context.app",
+            "metadata.name",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn targets_default_to_the_referrer_res_id_except_for_singletons() {
+        let referrer = ResourceKey::new("postgres", "default", "shared.db");
+        let target = |raw: &str| match parse(raw) {
+            Ok(Reference::Resource(r)) => r.target(&referrer).to_string(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(
+            target("resources.dns.outputs.host"),
+            "dns.default#shared.db"
+        );
+        assert_eq!(target("resources.dns.edge#x.outputs.host"), "dns.edge#x");
+        assert_eq!(
+            target("resources.k8s-cluster.outputs.url"),
+            "k8s-cluster.default#k8s-cluster"
+        );
+    }
+}

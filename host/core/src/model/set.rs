@@ -17,7 +17,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::workload::{ResourceRequest, WorkloadView};
+use super::workload::{ResourceRequest, resources_of};
 use crate::canonical;
 
 /// Why content is not a valid set.
@@ -125,17 +125,7 @@ impl DeploymentSet {
     ) -> Result<Self, SetError> {
         let mut sorted_modules = BTreeMap::new();
         for (key, workload) in modules {
-            let view =
-                WorkloadView::from_value(&workload).map_err(|e| SetError::InvalidModule {
-                    key: key.clone(),
-                    reason: e.to_string(),
-                })?;
-            if view.metadata.name != key {
-                return Err(SetError::NameMismatch {
-                    key,
-                    name: view.metadata.name,
-                });
-            }
+            validate_workload(&key, &workload)?;
             let workload = if canonical::is_sorted(&workload) {
                 workload
             } else {
@@ -181,6 +171,35 @@ impl DeploymentSet {
     pub fn into_parts(self) -> (BTreeMap<String, Arc<Value>>, BTreeMap<String, Value>) {
         (self.modules, self.shared)
     }
+}
+
+/// What a set needs of a workload (full Score validation is the `score`
+/// crate's job): an object whose `metadata.name` is the module key and
+/// whose `resources`, if any, each have a string `type`. Borrowing only:
+/// this runs for every module on every delta.
+fn validate_workload(key: &str, workload: &Value) -> Result<(), SetError> {
+    let invalid = |reason: String| SetError::InvalidModule {
+        key: key.to_owned(),
+        reason,
+    };
+    if !workload.is_object() {
+        return Err(invalid("a workload must be an object".into()));
+    }
+    match workload.pointer("/metadata/name") {
+        Some(Value::String(name)) if name == key => {}
+        Some(Value::String(name)) => {
+            return Err(SetError::NameMismatch {
+                key: key.to_owned(),
+                name: name.clone(),
+            });
+        }
+        _ => return Err(invalid("metadata.name: missing or not a string".into())),
+    }
+    if workload.get("containers").is_some_and(|c| !c.is_object()) {
+        return Err(invalid("containers: expected a map".into()));
+    }
+    resources_of(workload).map_err(|e| invalid(e.to_string()))?;
+    Ok(())
 }
 
 fn compute_id(modules: &BTreeMap<String, Arc<Value>>, shared: &BTreeMap<String, Value>) -> String {
