@@ -21,7 +21,7 @@
 //! - [`placeholders`] — definition-side `${…}` references and the resolver
 //!   that tracks secrecy.
 //! - [`graph`] — the resource graph: nodes, dependencies, cycles, levels.
-//! - [`plan`] — what a deployment would create, update, leave or delete.
+//! - [`plan`](mod@plan) — what a deployment would create, update, leave or delete.
 
 pub mod canonical;
 pub mod delta;
