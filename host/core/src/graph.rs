@@ -3,7 +3,8 @@
 //!
 //! Nodes, in creation order (which is also how ties in reports are broken):
 //! 1. the implicit per-environment nodes `k8s-cluster.default#k8s-cluster`
-//!    and `k8s-namespace.default#k8s-namespace`;
+//!    and `k8s-namespace.default#k8s-namespace` (when the set has
+//!    workloads, or when a definition references them);
 //! 2. the set's `shared` section, `shared.<name>`;
 //! 3. per workload (by name): the workload `workload.default#modules.<w>`,
 //!    then its Score resources: private ones
@@ -152,7 +153,10 @@ impl Graph {
             shared: HashMap::default(),
             refs: HashMap::default(),
         };
+        // Implicit nodes exist for the workloads; a set without workloads
+        // gets them only if a definition references them.
         let implicit = types::implicit_types()
+            .filter(|_| !set.modules().is_empty())
             .map(|t| {
                 b.node(
                     ResourceKey::new(t.name, DEFAULT_CLASS, t.name),

@@ -406,3 +406,18 @@ modules:
     assert_eq!(g.definition_refs("pg").unwrap().values, ["PG_ADMIN"]);
     assert_eq!(g.levels().len(), 3);
 }
+
+#[test]
+fn a_set_without_workloads_needs_no_cluster() {
+    check(
+        "shared: {db: {type: dns}}",
+        "
+apiVersion: podium.dev/v1
+kind: ResourceDefinition
+metadata: {id: dns}
+spec: {type: dns, driver_type: podium/powerdns, criteria: [{}]}
+",
+        "L0 dns.default#shared.db = dns",
+    );
+    check("{}", "", "");
+}

@@ -19,10 +19,10 @@ pub struct Document {
     pub spec: Value,
 }
 
-/// Parses `---`-separated YAML documents.
+/// Parses `---`-separated YAML documents (empty ones are skipped).
 pub fn documents(yaml: &str) -> Vec<Document> {
     serde_yaml_ng::Deserializer::from_str(yaml)
-        .map(|d| Document::deserialize(d).unwrap())
+        .filter_map(|d| Option::<Document>::deserialize(d).unwrap())
         .collect()
 }
 
