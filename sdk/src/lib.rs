@@ -124,17 +124,15 @@ pub use types::{Action, Context, Info, Outputs, Plan};
 pub use serde;
 pub use serde_json;
 
-/// Bindings generated from `wit/driver.wit` (world `podium:driver/driver`).
+/// Bindings generated from `wit/driver.wit` (world `podium:driver/component`).
 /// WASI interfaces come from the `wasip2` crate, so there is one copy of
 /// every WASI type.
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs, clippy::all)] // generated code
 pub mod bindings {
     wit_bindgen::generate!({
-        // A copy of `../wit` with the world renamed (see the note in it);
-        // `tests::wit_copy_matches_contract` keeps the two in step.
-        path: "wit",
-        world: "podium:driver/driver-world",
+        path: "../wit",
+        world: "podium:driver/component",
         pub_export_macro: true,
         default_bindings_module: "podium_driver_sdk::bindings",
         export_macro_name: "__export_driver",
@@ -195,31 +193,4 @@ macro_rules! export {
             $crate::bindings::__export_driver!(__PodiumDriverExport with_types_in $crate::bindings);
         };
     };
-}
-
-#[cfg(test)]
-mod tests {
-    /// The SDK's WIT copy differs from the contract only in the names that
-    /// stop the contract from parsing (see the note in the copy).
-    #[test]
-    fn wit_copy_matches_contract() {
-        let contract = include_str!("../../wit/driver.wit");
-        let copy = include_str!("../wit/driver.wit");
-        let note_start = copy.find("/// NOTE (SDK copy)").unwrap_or(0);
-        let note_end = copy
-            .find("/// The world a driver component targets")
-            .unwrap_or(0);
-        let copy = format!("{}{}", &copy[..note_start], &copy[note_end..])
-            .replace("world driver-world {", "world driver {")
-            .replace(
-                "{request, outputs, error, info as driver-info, plan as plan-result}",
-                "{request, outputs, plan, error, info}",
-            )
-            .replace("-> driver-info;", "-> info;")
-            .replace("result<plan-result, error>", "result<plan, error>");
-        assert_eq!(
-            copy, contract,
-            "sdk/wit/driver.wit drifted from wit/driver.wit"
-        );
-    }
 }

@@ -1,0 +1,396 @@
+//! Sandbox tests: hostile components are stopped with the right error, and
+//! the host serves the next call normally. Capabilities are denied unless
+//! granted, and a granted name that resolves to a non-granted address is
+//! denied too.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use podium_runtime::{
+    CallError, CodeSource, Driver, DriverErrorKind, DriverRequest, Fault, Grants, Limits,
+    Operation, Outcome, Runtime, RuntimeConfig,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const DEADLINE: Duration = Duration::from_secs(2);
+const MEMORY: u64 = 64 << 20;
+
+static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
+    Runtime::new(RuntimeConfig {
+        limits: Limits {
+            deadline: DEADLINE,
+            memory: MEMORY,
+            ..Limits::default()
+        },
+        ..RuntimeConfig::default()
+    })
+    .unwrap()
+});
+
+static HOSTILE: LazyLock<Arc<Driver>> = LazyLock::new(|| {
+    RUNTIME
+        .load("podium-test/hostile", podium_test_harness::HOSTILE)
+        .unwrap()
+});
+
+fn request(params: Value) -> DriverRequest {
+    DriverRequest {
+        params,
+        driver_secrets: json!({"user": "test-user", "password": "s3cr3t-pa55word"}),
+        context: podium_runtime::Context {
+            app_id: "shop".into(),
+            env_id: "dev".into(),
+            res_id: "modules.api.externals.db".into(),
+            res_type: "test".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+async fn apply(params: Value, grants: &[&str]) -> Result<Outcome, CallError> {
+    let grants = Grants::parse(grants).unwrap();
+    RUNTIME
+        .call(&HOSTILE, Operation::Apply, &request(params), &grants)
+        .await
+        .map(|r| r.result)
+        .map_err(|r| r.result)
+}
+
+fn values(o: Outcome) -> serde_json::Map<String, Value> {
+    match o {
+        Outcome::Applied(o) => o.values,
+        other => panic!("expected outputs, got {other:?}"),
+    }
+}
+
+/// The host still works after whatever the previous call did.
+async fn assert_next_call_works() {
+    let out = values(apply(json!({"mode": "ok", "x": 1}), &[]).await.unwrap());
+    assert_eq!(out["x"], json!(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_loop_is_stopped_at_the_deadline() {
+    let started = Instant::now();
+    let err = apply(json!({"mode": "loop"}), &[]).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err.fault, Fault::DeadlineExceeded { .. }), "{err}");
+    assert!(took < DEADLINE + Duration::from_secs(1), "took {took:?}");
+    assert!(took >= DEADLINE, "stopped early: {took:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("podium-test/hostile@sha256:"), "{msg}");
+    assert!(msg.contains("apply for modules.api.externals.db"), "{msg}");
+    assert_next_call_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spinning_driver_does_not_starve_other_calls() {
+    let spinning = tokio::spawn(apply(json!({"mode": "loop"}), &[]));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    assert_next_call_works().await;
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert!(spinning.await.unwrap().is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_hog_hits_the_memory_cap() {
+    let err = apply(json!({"mode": "memhog"}), &[]).await.unwrap_err();
+    match &err.fault {
+        Fault::MemoryLimit { requested, limit } => {
+            assert_eq!(*limit, MEMORY);
+            assert!(*requested > MEMORY);
+        }
+        other => panic!("expected a memory limit, got {other:?}"),
+    }
+    assert_eq!(err.kind_code(), "memory-limit");
+    assert_next_call_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panic_is_a_trap_with_message_and_backtrace() {
+    let err = apply(json!({"mode": "panic"}), &[]).await.unwrap_err();
+    match &err.fault {
+        Fault::Trap { message, backtrace } => {
+            assert!(
+                message.contains("hostile guest panicked on purpose"),
+                "{message}"
+            );
+            // The name section is kept, so frames have function names.
+            assert!(backtrace.contains("podium_guest_hostile"), "{backtrace}");
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_next_call_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_output_is_refused() {
+    let err = apply(json!({"mode": "oversize", "size": 2 << 20}), &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.fault, Fault::OutputTooLarge { limit, size } if limit == 1 << 20 && size > 2 << 20),
+        "{err}"
+    );
+    assert_next_call_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn driver_errors_are_kept_apart_from_faults() {
+    for (kind, want) in [
+        ("invalid-input", DriverErrorKind::InvalidInput),
+        ("denied", DriverErrorKind::Denied),
+        ("unavailable", DriverErrorKind::Unavailable),
+        ("conflict", DriverErrorKind::Conflict),
+        ("failed", DriverErrorKind::Failed),
+    ] {
+        let err = apply(
+            json!({"mode": "fail", "kind": kind, "message": "boom"}),
+            &[],
+        )
+        .await
+        .unwrap_err();
+        match &err.fault {
+            Fault::Driver { kind, message } => {
+                assert_eq!(*kind, want);
+                assert!(message.contains("boom"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!err.fault.is_sandbox_fault());
+    }
+}
+
+/// A one-shot HTTP server on loopback answering `hello` to every request.
+async fn http_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+                    )
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granted_http_succeeds_and_ungranted_is_denied() {
+    let port = http_server().await;
+    let url = format!("http://127.0.0.1:{port}/ping");
+    let grant = format!("http://127.0.0.1:{port}");
+
+    let out = values(
+        apply(json!({"mode": "http", "url": url}), &[&grant])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(out["status"], json!(200));
+    assert_eq!(out["body"], json!("hello"));
+
+    let err = apply(json!({"mode": "http", "url": url}), &[])
+        .await
+        .unwrap_err();
+    match &err.fault {
+        Fault::Driver {
+            kind: DriverErrorKind::Denied,
+            message,
+        } => assert!(
+            message.contains(&format!("`{grant}` would allow it")),
+            "{message}"
+        ),
+        other => panic!("expected denied, got {other:?}"),
+    }
+
+    // A grant for another port does not cover this one.
+    let other = format!("http://127.0.0.1:{}", port.wrapping_add(1));
+    let err = apply(json!({"mode": "http", "url": url}), &[&other])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind_code(), "denied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granted_name_resolving_to_ungranted_address_is_denied() {
+    let port = http_server().await;
+    let url = format!("http://localhost:{port}/");
+    let grant = format!("http://localhost:{port}");
+    let err = apply(json!({"mode": "http", "url": url}), &[&grant])
+        .await
+        .unwrap_err();
+    match &err.fault {
+        Fault::Driver {
+            kind: DriverErrorKind::Denied,
+            message,
+        } => {
+            assert!(message.contains("loopback"), "{message}");
+            assert!(
+                message.contains("net:127.0.0.1/32") || message.contains("net:::1/128"),
+                "{message}"
+            );
+        }
+        other => panic!("expected denied, got {other:?}"),
+    }
+    // Granting the network as well makes the same call work.
+    let out = values(
+        apply(
+            json!({"mode": "http", "url": url}),
+            &[&grant, "net:127.0.0.0/8", "net:::1/128"],
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(out["status"], json!(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_may_not_mutate() {
+    let port = http_server().await;
+    let grant = format!("http://127.0.0.1:{port}");
+    let req = request(
+        json!({"mode": "http", "method": "POST", "url": format!("http://127.0.0.1:{port}/")}),
+    );
+    let err = RUNTIME
+        .call(
+            &HOSTILE,
+            Operation::Plan,
+            &req,
+            &Grants::parse(&[&grant]).unwrap(),
+        )
+        .await
+        .unwrap_err()
+        .result;
+    match &err.fault {
+        Fault::Driver {
+            kind: DriverErrorKind::Denied,
+            message,
+        } => {
+            assert!(
+                message.contains("`plan` may not change anything"),
+                "{message}"
+            )
+        }
+        other => panic!("expected denied, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_has_no_env_files_or_sockets() {
+    let port = http_server().await;
+    let out = values(
+        apply(
+            json!({"mode": "probe", "addr": format!("127.0.0.1:{port}")}),
+            &[],
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(out["env_count"], json!(0), "{out:?}");
+    assert_eq!(out["args_count"], json!(0), "{out:?}");
+    assert_ne!(out["fs_root"], json!(true), "{out:?}");
+    assert_ne!(out["socket"], json!(true), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_masked_in_logs() {
+    let grants = Grants::none();
+    let report = RUNTIME
+        .call(
+            &HOSTILE,
+            Operation::Apply,
+            &request(json!({"mode": "log", "message": "hi"})),
+            &grants,
+        )
+        .await
+        .unwrap();
+    let all = serde_json::to_string(&report.logs).unwrap();
+    assert!(all.contains("hi"), "{all}");
+    assert!(!all.contains("s3cr3t-pa55word"), "{all}");
+    assert!(all.contains("<redacted>"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_round_trips_and_info_works() {
+    let grants = Grants::none();
+    let mut req = request(json!({"mode": "ok"}));
+    req.state = Some(json!({"n": 41}));
+    let out = RUNTIME
+        .call(&HOSTILE, Operation::Apply, &req, &grants)
+        .await
+        .unwrap();
+    match out.result {
+        Outcome::Applied(o) => assert_eq!(o.state, Some(json!({"n": 42}))),
+        other => panic!("{other:?}"),
+    }
+    let info = RUNTIME.info(&HOSTILE).await.unwrap();
+    assert_eq!(info.name, "podium-test/hostile");
+}
+
+#[tokio::test]
+async fn compiled_drivers_are_cached_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    };
+    let first = Runtime::new(config()).unwrap();
+    let d = first
+        .load(
+            "podium/echo",
+            podium_builtins::get("podium/echo").unwrap().component,
+        )
+        .unwrap();
+    assert_eq!(d.code_source, CodeSource::Compiled);
+    drop(first);
+    let second = Runtime::new(config()).unwrap();
+    let d2 = second
+        .load(
+            "podium/echo",
+            podium_builtins::get("podium/echo").unwrap().component,
+        )
+        .unwrap();
+    assert_eq!(d2.code_source, CodeSource::Cache);
+    assert_eq!(d.digest, d2.digest);
+    // The cached driver runs.
+    let info = second.info(&d2).await.unwrap();
+    assert_eq!(info.name, "podium/echo");
+
+    // A corrupted artifact is detected and recompiled, never loaded.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "cwasm") {
+            let mut bytes = std::fs::read(&p).unwrap();
+            let n = bytes.len() / 2;
+            bytes[n] ^= 0xff;
+            std::fs::write(&p, bytes).unwrap();
+        }
+    }
+    let third = Runtime::new(config()).unwrap();
+    let d3 = third
+        .load(
+            "podium/echo",
+            podium_builtins::get("podium/echo").unwrap().component,
+        )
+        .unwrap();
+    assert_eq!(d3.code_source, CodeSource::Compiled);
+}
+
+#[test]
+fn non_components_are_refused_with_a_clear_error() {
+    let core_module = b"\0asm\x01\0\0\0";
+    let e = RUNTIME.load("x", core_module).unwrap_err().to_string();
+    assert!(e.contains("core WebAssembly module"), "{e}");
+    let e = RUNTIME.load("y", b"hello world").unwrap_err().to_string();
+    assert!(e.contains("not a WebAssembly component"), "{e}");
+}

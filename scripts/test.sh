@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, formatting, lints (host and guests), tests.
+# Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+guests=(-p podium-driver-sdk -p podium-driver-echo -p podium-driver-template -p podium-guest-hostile)
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy (host)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "clippy (guests, wasm32-wasip2)"
+cargo clippy --target wasm32-wasip2 --profile guest --locked "${guests[@]}" -- -D warnings
+
+step "tests"
+# --workspace includes the guest crates built natively: the SDK's pure parts
+# are unit-tested that way.
+cargo test --workspace --locked
