@@ -1,7 +1,9 @@
 //! `podium`: the service and the command line.
 
+mod api;
 mod cli;
 mod drivers;
+mod service;
 
 use std::process::ExitCode;
 

@@ -2,6 +2,8 @@
 //! arguments, prints results and turns errors into exit codes.
 
 mod driver;
+mod score;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -13,8 +15,9 @@ use clap::{Parser, Subcommand};
 #[command(name = "podium", version, about, propagate_version = true)]
 pub struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `podium=debug`.
-    #[arg(long, env = "PODIUM_LOG", global = true, default_value = "warn")]
-    log: String,
+    /// Defaults to `info` for `serve`, `warn` otherwise.
+    #[arg(long, env = "PODIUM_LOG", global = true)]
+    log: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -25,13 +28,22 @@ enum Command {
     /// Inspect and run drivers locally (no server, no cluster).
     #[command(subcommand)]
     Driver(driver::DriverCommand),
+    /// Work with Score files.
+    #[command(subcommand)]
+    Score(score::ScoreCommand),
+    /// Run the podium service.
+    Serve(serve::ServeArgs),
 }
 
 /// Exit codes: 0 success, 1 the operation failed (a driver error, an invalid
 /// file), 2 bad usage or input the command could not read.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log);
+    let default_log = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    init_tracing(cli.log.as_deref().unwrap_or(default_log));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -45,6 +57,8 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Driver(cmd) => driver::run(cmd).await,
+            Command::Score(cmd) => Ok(score::run(cmd)),
+            Command::Serve(args) => serve::run(args).await,
         }
     });
     match result {
@@ -61,6 +75,8 @@ fn init_tracing(filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -1,0 +1,38 @@
+//! `podium score validate`: check Score files the way a deployment would.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum ScoreCommand {
+    /// Validate Score files (schema and semantics). Prints `FILE: ok` or every
+    /// problem as `FILE:LINE: PATH: MESSAGE`; exits 0 only if all are valid.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+pub fn run(cmd: ScoreCommand) -> ExitCode {
+    match cmd {
+        ScoreCommand::Validate { files } => {
+            let mut ok = true;
+            for f in &files {
+                match podium_score::load_file(f) {
+                    Ok(_) => println!("{}: ok", f.display()),
+                    Err(report) => {
+                        ok = false;
+                        println!("{report}");
+                    }
+                }
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

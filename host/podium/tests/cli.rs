@@ -1,0 +1,355 @@
+//! The `podium` binary end to end: the driver authoring loop, Score
+//! validation, and the service's start-up with the compiled-driver cache.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn podium(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_podium"));
+    c.env("PODIUM_CACHE_DIR", cache).env_remove("PODIUM_LOG");
+    c
+}
+
+fn run(cmd: &mut Command) -> (i32, Value, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    let stdout = String::from_utf8(stdout).unwrap();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::String(stdout));
+    (
+        status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, v: &Value) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p
+}
+
+#[test]
+fn echo_returns_its_inputs_as_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "in.json",
+        &json!({
+            "context": {"app_id": "shop", "env_id": "dev", "res_id": "shared.db", "res_type": "postgres"},
+            "params": {"extensions": ["uuid-ossp"], "port": 6543},
+            "driver_values": {"host": "db.internal", "port": 5432},
+            "driver_secrets": {"password": "pa55-w0rd-x"}
+        }),
+    );
+    let (code, out, err) = run(podium(dir.path())
+        .args([
+            "driver",
+            "test",
+            "podium/echo",
+            "--action",
+            "apply",
+            "--input",
+        ])
+        .arg(&input));
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(out["outcome"], "applied");
+    assert_eq!(out["values"]["host"], "db.internal");
+    assert_eq!(out["values"]["port"], 6543, "params win over driver values");
+    assert_eq!(out["values"]["extensions"], json!(["uuid-ossp"]));
+    assert_eq!(out["secrets"]["password"], "<redacted>");
+    assert!(!out.to_string().contains("pa55-w0rd-x"));
+    assert!(
+        out["driver"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+
+    let (code, out, _) = run(podium(dir.path())
+        .args([
+            "driver",
+            "test",
+            "podium/echo",
+            "--action",
+            "apply",
+            "--show-secrets",
+            "--input",
+        ])
+        .arg(&input));
+    assert_eq!(code, 0);
+    assert_eq!(out["secrets"]["password"], "pa55-w0rd-x");
+
+    // Plan against the state apply returned: unchanged; with other inputs: update.
+    let state = out["state"].clone();
+    let mut req: Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    req["state"] = state;
+    let again = write(dir.path(), "again.json", &req);
+    let (code, out, _) = run(podium(dir.path())
+        .args([
+            "driver",
+            "test",
+            "podium/echo",
+            "--action",
+            "plan",
+            "--input",
+        ])
+        .arg(&again));
+    assert_eq!(code, 0);
+    assert_eq!(out["action"], "unchanged");
+    req["params"]["port"] = json!(1);
+    let changed = write(dir.path(), "changed.json", &req);
+    let (_, out, _) = run(podium(dir.path())
+        .args([
+            "driver",
+            "test",
+            "podium/echo",
+            "--action",
+            "plan",
+            "--input",
+        ])
+        .arg(&changed));
+    assert_eq!(out["action"], "update");
+}
+
+#[test]
+fn template_renders_a_small_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "in.json",
+        &json!({
+            "context": {"app_id": "shop", "env_id": "dev", "res_id": "shared.api-dns", "res_type": "dns"},
+            "params": {"subdomain": "api"},
+            "driver_values": {
+                "domain": "example.com",
+                "templates": {
+                    "init": "host: {{ params.subdomain }}-{{ context.env_id }}.{{ values.domain }}\n",
+                    "outputs": "host: {{ init.host | tojson }}\nurl: {{ ('https://' ~ init.host) | tojson }}\n",
+                    "state": "created_for: {{ context.app_id | tojson }}\n"
+                }
+            },
+            "driver_secrets": {"token": "tok-123456", "templates": {"secrets": "api_token: {{ secrets.token | tojson }}\n"}}
+        }),
+    );
+    let (code, out, err) = run(podium(dir.path())
+        .args([
+            "driver",
+            "test",
+            "podium/template",
+            "--action",
+            "apply",
+            "--show-secrets",
+            "--input",
+        ])
+        .arg(&input));
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(
+        out["values"],
+        json!({"host": "api-dev.example.com", "url": "https://api-dev.example.com"})
+    );
+    assert_eq!(out["secrets"], json!({"api_token": "tok-123456"}));
+    assert_eq!(out["state"]["created_for"], "shop");
+
+    // A typo in a template is an invalid-input error naming the template.
+    let mut req: Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    req["driver_values"]["templates"]["outputs"] = json!("host: {{ parms.subdomain }}\n");
+    let bad = write(dir.path(), "bad.json", &req);
+    let (code, out, _) = run(podium(dir.path())
+        .args([
+            "driver",
+            "test",
+            "podium/template",
+            "--action",
+            "apply",
+            "--input",
+        ])
+        .arg(&bad));
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["error"]["kind"], "driver");
+    assert_eq!(out["error"]["error"], "invalid-input");
+    let msg = out["message"].as_str().unwrap();
+    assert!(msg.contains("outputs") && msg.contains("parms"), "{msg}");
+}
+
+#[test]
+fn driver_info_names_digest_and_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(podium(dir.path()).args(["driver", "info", "podium/echo"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out["id"], "podium/echo");
+    assert_eq!(out["wit_version"], "podium:driver@0.1.0");
+    assert!(out["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(out["version"].is_string());
+
+    let (code, _, err) = run(podium(dir.path()).args(["driver", "info", "podium/nope"]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown driver `podium/nope`") && err.contains("podium/echo"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failing_driver_prints_the_error_as_json_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("hostile.wasm");
+    std::fs::write(&wasm, podium_test_harness::HOSTILE).unwrap();
+    let input = write(dir.path(), "in.json", &json!({"params": {"mode": "loop"}}));
+    let started = Instant::now();
+    let (code, out, _) = run(podium(dir.path())
+        .args(["driver", "test"])
+        .arg(&wasm)
+        .args(["--action", "apply", "--deadline-secs", "1", "--input"])
+        .arg(&input));
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["error"]["kind"], "deadline-exceeded");
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    // Unreadable input is a usage error (exit 2), not a driver failure.
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{not json").unwrap();
+    let (code, _, err) = run(podium(dir.path())
+        .args([
+            "driver",
+            "test",
+            "podium/echo",
+            "--action",
+            "apply",
+            "--input",
+        ])
+        .arg(&junk));
+    assert_eq!(code, 2);
+    assert!(err.contains("junk.json: not a driver request"), "{err}");
+}
+
+#[test]
+fn score_validate_reports_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yaml");
+    std::fs::write(
+        &good,
+        "apiVersion: score.dev/v1b1\nmetadata:\n  name: api\ncontainers:\n  main:\n    image: nginx\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: score.dev/v1b1\nmetadata:\n  name: api\ncontainers:\n  main:\n    variables:\n      DB: ${resources.db.host}\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(podium(dir.path()).args(["score", "validate"]).arg(&good));
+    assert_eq!(code, 0);
+    assert!(out.as_str().unwrap().contains("good.yaml: ok"));
+    let (code, out, _) = run(podium(dir.path())
+        .args(["score", "validate"])
+        .arg(&good)
+        .arg(&bad));
+    assert_eq!(code, 1);
+    let text = out.as_str().unwrap();
+    assert!(text.contains("good.yaml: ok"), "{text}");
+    assert!(
+        text.contains("bad.yaml:") && text.contains("image"),
+        "{text}"
+    );
+}
+
+/// Start `podium serve` on an ephemeral port; returns the child and address.
+fn serve(data: &Path) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_podium"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("PODIUM_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(stderr).read_to_string(&mut s);
+        s
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("podium listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, addr, logs)
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp[9..12].parse().unwrap();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("podium serve did not stop on SIGTERM");
+}
+
+#[test]
+fn serve_lists_drivers_and_reuses_compiled_drivers_on_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let (child, addr, logs) = serve(data.path());
+    assert_eq!(get(&addr, "/healthz"), (200, "ok".into()));
+    assert_eq!(get(&addr, "/readyz").0, 200);
+    let (status, body) = get(&addr, "/api/v1/drivers");
+    assert_eq!(status, 200);
+    let drivers: Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = drivers["drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["podium/echo", "podium/template"]);
+    let (status, body) = get(&addr, "/api/v1/nothing");
+    assert_eq!(status, 404);
+    assert!(body.contains("\"status\":404"), "{body}");
+    stop(child);
+    let first = logs.join().unwrap();
+    assert_eq!(first.matches("source=Compiled").count(), 2, "{first}");
+
+    // Second start: every built-in comes from the on-disk cache.
+    let (child, addr, logs) = serve(data.path());
+    assert_eq!(get(&addr, "/healthz").0, 200);
+    stop(child);
+    let second = logs.join().unwrap();
+    assert_eq!(second.matches("source=Cache").count(), 2, "{second}");
+    assert_eq!(second.matches("source=Compiled").count(), 0, "{second}");
+}
