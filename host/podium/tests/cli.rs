@@ -30,6 +30,21 @@ fn run(cmd: &mut Command) -> (i32, Value, String) {
     )
 }
 
+/// `podium driver test DRIVER --action ACTION [EXTRA...] --input INPUT`.
+fn driver_test(
+    dir: &Path,
+    driver: &str,
+    action: &str,
+    extra: &[&str],
+    input: &Path,
+) -> (i32, Value, String) {
+    run(podium(dir)
+        .args(["driver", "test", driver, "--action", action])
+        .args(extra)
+        .arg("--input")
+        .arg(input))
+}
+
 fn write(dir: &Path, name: &str, v: &Value) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, v.to_string()).unwrap();
@@ -49,16 +64,7 @@ fn echo_returns_its_inputs_as_outputs() {
             "driver_secrets": {"password": "pa55-w0rd-x"}
         }),
     );
-    let (code, out, err) = run(podium(dir.path())
-        .args([
-            "driver",
-            "test",
-            "podium/echo",
-            "--action",
-            "apply",
-            "--input",
-        ])
-        .arg(&input));
+    let (code, out, err) = driver_test(dir.path(), "podium/echo", "apply", &[], &input);
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(out["outcome"], "applied");
     assert_eq!(out["values"]["host"], "db.internal");
@@ -73,17 +79,13 @@ fn echo_returns_its_inputs_as_outputs() {
             .starts_with("sha256:")
     );
 
-    let (code, out, _) = run(podium(dir.path())
-        .args([
-            "driver",
-            "test",
-            "podium/echo",
-            "--action",
-            "apply",
-            "--show-secrets",
-            "--input",
-        ])
-        .arg(&input));
+    let (code, out, _) = driver_test(
+        dir.path(),
+        "podium/echo",
+        "apply",
+        &["--show-secrets"],
+        &input,
+    );
     assert_eq!(code, 0);
     assert_eq!(out["secrets"]["password"], "pa55-w0rd-x");
 
@@ -92,30 +94,12 @@ fn echo_returns_its_inputs_as_outputs() {
     let mut req: Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
     req["state"] = state;
     let again = write(dir.path(), "again.json", &req);
-    let (code, out, _) = run(podium(dir.path())
-        .args([
-            "driver",
-            "test",
-            "podium/echo",
-            "--action",
-            "plan",
-            "--input",
-        ])
-        .arg(&again));
+    let (code, out, _) = driver_test(dir.path(), "podium/echo", "plan", &[], &again);
     assert_eq!(code, 0);
     assert_eq!(out["action"], "unchanged");
     req["params"]["port"] = json!(1);
     let changed = write(dir.path(), "changed.json", &req);
-    let (_, out, _) = run(podium(dir.path())
-        .args([
-            "driver",
-            "test",
-            "podium/echo",
-            "--action",
-            "plan",
-            "--input",
-        ])
-        .arg(&changed));
+    let (_, out, _) = driver_test(dir.path(), "podium/echo", "plan", &[], &changed);
     assert_eq!(out["action"], "update");
 }
 
@@ -139,17 +123,13 @@ fn template_renders_a_small_definition() {
             "driver_secrets": {"token": "tok-123456", "templates": {"secrets": "api_token: {{ secrets.token | tojson }}\n"}}
         }),
     );
-    let (code, out, err) = run(podium(dir.path())
-        .args([
-            "driver",
-            "test",
-            "podium/template",
-            "--action",
-            "apply",
-            "--show-secrets",
-            "--input",
-        ])
-        .arg(&input));
+    let (code, out, err) = driver_test(
+        dir.path(),
+        "podium/template",
+        "apply",
+        &["--show-secrets"],
+        &input,
+    );
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(
         out["values"],
@@ -162,16 +142,7 @@ fn template_renders_a_small_definition() {
     let mut req: Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
     req["driver_values"]["templates"]["outputs"] = json!("host: {{ parms.subdomain }}\n");
     let bad = write(dir.path(), "bad.json", &req);
-    let (code, out, _) = run(podium(dir.path())
-        .args([
-            "driver",
-            "test",
-            "podium/template",
-            "--action",
-            "apply",
-            "--input",
-        ])
-        .arg(&bad));
+    let (code, out, _) = driver_test(dir.path(), "podium/template", "apply", &[], &bad);
     assert_eq!(code, 1, "{out}");
     assert_eq!(out["error"]["kind"], "driver");
     assert_eq!(out["error"]["error"], "invalid-input");
@@ -204,11 +175,13 @@ fn a_failing_driver_prints_the_error_as_json_and_exits_1() {
     std::fs::write(&wasm, podium_test_harness::HOSTILE).unwrap();
     let input = write(dir.path(), "in.json", &json!({"params": {"mode": "loop"}}));
     let started = Instant::now();
-    let (code, out, _) = run(podium(dir.path())
-        .args(["driver", "test"])
-        .arg(&wasm)
-        .args(["--action", "apply", "--deadline-secs", "1", "--input"])
-        .arg(&input));
+    let (code, out, _) = driver_test(
+        dir.path(),
+        wasm.to_str().unwrap(),
+        "apply",
+        &["--deadline-secs", "1"],
+        &input,
+    );
     assert_eq!(code, 1, "{out}");
     assert_eq!(out["error"]["kind"], "deadline-exceeded");
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -216,16 +189,7 @@ fn a_failing_driver_prints_the_error_as_json_and_exits_1() {
     // Unreadable input is a usage error (exit 2), not a driver failure.
     let junk = dir.path().join("junk.json");
     std::fs::write(&junk, "{not json").unwrap();
-    let (code, _, err) = run(podium(dir.path())
-        .args([
-            "driver",
-            "test",
-            "podium/echo",
-            "--action",
-            "apply",
-            "--input",
-        ])
-        .arg(&junk));
+    let (code, _, err) = driver_test(dir.path(), "podium/echo", "apply", &[], &junk);
     assert_eq!(code, 2);
     assert!(err.contains("junk.json: not a driver request"), "{err}");
 }

@@ -60,7 +60,10 @@ fn bench(c: &mut Criterion) {
         .expect("tokio");
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let echo = runtime
-        .load("podium/echo", podium_builtins::get("podium/echo").expect("echo").component)
+        .load(
+            "podium/echo",
+            podium_builtins::get("podium/echo").expect("echo").component,
+        )
         .expect("load echo");
     let req = request();
     let grants = Grants::none();

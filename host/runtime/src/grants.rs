@@ -366,7 +366,8 @@ mod tests {
 
     #[test]
     fn endpoint_and_address_checks() {
-        let cases: &[(&[&str], &str, &str, Result<(), &str>)] = &[
+        type Case<'a> = (&'a [&'a str], &'a str, &'a str, Result<(), &'a str>);
+        let cases: &[Case] = &[
             (
                 &["http://127.0.0.1:8080"],
                 "http://127.0.0.1:8080",

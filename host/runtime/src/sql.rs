@@ -118,13 +118,23 @@ impl SqlConnection {
         Ok(SqlConnection { client, target })
     }
 
-    pub async fn query(&self, statement: &str, params: &str) -> Result<String, SqlError> {
+    /// Prepare `statement` and bind the JSON `params` to its parameter types.
+    async fn prepare(
+        &self,
+        statement: &str,
+        params: &str,
+    ) -> Result<(tokio_postgres::Statement, Vec<Param>), SqlError> {
         let stmt = self
             .client
             .prepare(statement)
             .await
             .map_err(|e| db_error(&self.target, e))?;
         let bound = bind(params, stmt.params())?;
+        Ok((stmt, bound))
+    }
+
+    pub async fn query(&self, statement: &str, params: &str) -> Result<String, SqlError> {
+        let (stmt, bound) = self.prepare(statement, params).await?;
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref() as _).collect();
         let rows = self
             .client
@@ -147,12 +157,7 @@ impl SqlConnection {
         policy
             .require_write("sql execute")
             .map_err(|d| SqlError::Denied(d.to_string()))?;
-        let stmt = self
-            .client
-            .prepare(statement)
-            .await
-            .map_err(|e| db_error(&self.target, e))?;
-        let bound = bind(params, stmt.params())?;
+        let (stmt, bound) = self.prepare(statement, params).await?;
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref() as _).collect();
         let n = self
             .client

@@ -344,22 +344,13 @@ async fn compiled_drivers_are_cached_on_disk() {
         cache_dir: Some(dir.path().to_path_buf()),
         ..RuntimeConfig::default()
     };
+    let echo = podium_builtins::get("podium/echo").unwrap().component;
     let first = Runtime::new(config()).unwrap();
-    let d = first
-        .load(
-            "podium/echo",
-            podium_builtins::get("podium/echo").unwrap().component,
-        )
-        .unwrap();
+    let d = first.load("podium/echo", echo).unwrap();
     assert_eq!(d.code_source, CodeSource::Compiled);
     drop(first);
     let second = Runtime::new(config()).unwrap();
-    let d2 = second
-        .load(
-            "podium/echo",
-            podium_builtins::get("podium/echo").unwrap().component,
-        )
-        .unwrap();
+    let d2 = second.load("podium/echo", echo).unwrap();
     assert_eq!(d2.code_source, CodeSource::Cache);
     assert_eq!(d.digest, d2.digest);
     // The cached driver runs.
@@ -377,12 +368,7 @@ async fn compiled_drivers_are_cached_on_disk() {
         }
     }
     let third = Runtime::new(config()).unwrap();
-    let d3 = third
-        .load(
-            "podium/echo",
-            podium_builtins::get("podium/echo").unwrap().component,
-        )
-        .unwrap();
+    let d3 = third.load("podium/echo", echo).unwrap();
     assert_eq!(d3.code_source, CodeSource::Compiled);
 }
 
