@@ -162,6 +162,10 @@ pub mod __private;
 #[macro_export]
 macro_rules! export {
     ($driver:ty) => {
+        // Only components export: a native build (unit tests, benchmarks
+        // linking a driver as a library) has no use for the component ABI,
+        // and its symbol names are not valid native linker symbols.
+        #[cfg(target_family = "wasm")]
         const _: () = {
             #[doc(hidden)]
             struct __PodiumDriverExport;
