@@ -67,6 +67,7 @@ fn bench(c: &mut Criterion) {
         .expect("load echo");
     let req = request();
     let grants = Grants::none();
+    eprintln!("instance allocator: {:?}", runtime.allocator());
 
     // Both paths must compute the same thing, or the comparison means nothing.
     let through_runtime = rt
@@ -86,6 +87,10 @@ fn bench(c: &mut Criterion) {
                 .await
                 .expect("apply")
         })
+    });
+    g.bench_function("runtime_info_only", |b| {
+        b.to_async(&rt)
+            .iter(|| async { runtime.info(&echo).await.expect("info") })
     });
     g.bench_function("native", |b| b.iter(|| native(&req)));
     g.finish();
