@@ -52,7 +52,7 @@ fn config(limits: &Limits, pooling: Option<PoolingAllocationConfig>) -> Config {
 }
 
 /// Bytes of each pooled memory, table and stack kept resident between calls.
-const KEEP_RESIDENT: usize = 128 << 10;
+const KEEP_RESIDENT: usize = 512 << 10;
 
 fn pooling_config(limits: &Limits) -> PoolingAllocationConfig {
     let mut p = PoolingAllocationConfig::new();

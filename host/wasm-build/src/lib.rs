@@ -63,10 +63,11 @@ pub fn build_guests(packages: &[&str]) -> Vec<PathBuf> {
     for dir in ["wit", "sdk", "drivers", "tests/guests"] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        workspace.join("Cargo.lock").display()
-    );
+    // The lock file, the workspace manifest (the `guest` profile) and the
+    // cargo config (the guests' link flags).
+    for file in ["Cargo.lock", "Cargo.toml", ".cargo/config.toml"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(file).display());
+    }
 
     packages
         .iter()
