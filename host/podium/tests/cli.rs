@@ -317,3 +317,24 @@ fn serve_lists_drivers_and_reuses_compiled_drivers_on_restart() {
     assert_eq!(second.matches("source=Cache").count(), 2, "{second}");
     assert_eq!(second.matches("source=Compiled").count(), 0, "{second}");
 }
+
+#[test]
+fn every_example_score_file_validates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut files = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.file_name().is_some_and(|n| n == "score.yaml") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(!files.is_empty(), "no examples found");
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = run(podium(dir.path()).args(["score", "validate"]).args(&files));
+    assert_eq!(code, 0, "{out}");
+}
