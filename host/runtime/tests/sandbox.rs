@@ -380,3 +380,41 @@ fn non_components_are_refused_with_a_clear_error() {
     let e = RUNTIME.load("y", b"hello world").unwrap_err().to_string();
     assert!(e.contains("not a WebAssembly component"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_targets_are_checked_like_http() {
+    // No grant: denied before any connection is attempted.
+    let params = json!({"mode": "sql", "url": "postgres://127.0.0.1:1/app"});
+    let err = apply(params.clone(), &[]).await.unwrap_err();
+    match &err.fault {
+        Fault::Driver {
+            kind: DriverErrorKind::Denied,
+            message,
+        } => assert!(
+            message.contains("`postgres://127.0.0.1:1` would allow it"),
+            "{message}"
+        ),
+        other => panic!("expected denied, got {other:?}"),
+    }
+    // A granted name resolving to a loopback address is denied too.
+    let err = apply(
+        json!({"mode": "sql", "url": "postgres://localhost:1/app"}),
+        &["postgres://localhost:1"],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind_code(), "denied", "{err}");
+    // Granted, but nothing listens there: unavailable, naming the database.
+    let err = apply(params, &["postgres://127.0.0.1:1"])
+        .await
+        .unwrap_err();
+    match &err.fault {
+        Fault::Driver {
+            kind: DriverErrorKind::Unavailable,
+            message,
+        } => assert!(message.contains("postgres://127.0.0.1:1"), "{message}"),
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+    // The password never shows up in what the host reports.
+    assert!(!err.to_string().contains("s3cr3t-pa55word"));
+}
