@@ -12,8 +12,8 @@ use criterion::{BenchmarkId, Criterion as Bench, Throughput, criterion_group, cr
 use podium_core::model::definition::{DefinitionSpec, DriverInputs};
 use podium_core::plan::plan_graph;
 use podium_core::{
-    Action, ActiveResource, Criterion, Definitions, DeploymentSet, EnvContext, Graph,
-    ResourceDefinition, ResourceKey, SharedValue, ValueMap, plan,
+    Criterion, Definitions, DeploymentSet, EnvContext, Graph, ResourceDefinition, ResourceKey,
+    SharedValue, ValueMap, plan,
 };
 use serde_json::{Value, json};
 
@@ -113,26 +113,6 @@ fn set(workloads: usize) -> DeploymentSet {
     DeploymentSet::new(modules, BTreeMap::new()).unwrap()
 }
 
-fn active_from(p: &podium_core::Plan) -> Vec<ActiveResource> {
-    p.steps
-        .iter()
-        .filter(|s| s.action != Action::Delete)
-        .map(|s| ActiveResource {
-            guresid: s.guresid.clone(),
-            key: s.key.clone(),
-            definition_id: s.definition_id.clone(),
-            definition_version: s.definition_version,
-            driver_type: s.driver_type.clone(),
-            inputs_digest: s.inputs_digest.clone().unwrap_or_default(),
-            depends_on: s
-                .depends_on
-                .iter()
-                .map(|&d| p.steps[d].guresid.clone())
-                .collect(),
-        })
-        .collect()
-}
-
 fn bench(c: &mut Bench) {
     let env = EnvContext::new("shop", "dev", "development");
     let values: ValueMap = [("ADMIN".to_owned(), SharedValue::secret("secret://ADMIN/1"))].into();
@@ -142,7 +122,7 @@ fn bench(c: &mut Bench) {
         let set = set(n);
         let first = plan(&set, &env, &defs, &values, &[]).unwrap();
         eprintln!("{n} workloads: {} steps", first.steps.len());
-        let active = active_from(&first);
+        let active = first.applied();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("first_deploy", n), &n, |b, _| {
             b.iter(|| plan(black_box(&set), &env, &defs, &values, &[]).unwrap())

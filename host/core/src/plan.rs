@@ -115,6 +115,31 @@ impl Plan {
     pub fn count(&self, action: Action) -> usize {
         self.steps.iter().filter(|s| s.action == action).count()
     }
+
+    /// The active resources the environment has once every step succeeded:
+    /// what the pipeline records, and what the next plan compares against.
+    pub fn applied(&self) -> Vec<ActiveResource> {
+        self.steps
+            .iter()
+            .filter_map(|s| {
+                // Deletes leave nothing behind; every other step has a digest.
+                let inputs_digest = s.inputs_digest.clone()?;
+                Some(ActiveResource {
+                    guresid: s.guresid.clone(),
+                    key: s.key.clone(),
+                    definition_id: s.definition_id.clone(),
+                    definition_version: s.definition_version,
+                    driver_type: s.driver_type.clone(),
+                    inputs_digest,
+                    depends_on: s
+                        .depends_on
+                        .iter()
+                        .filter_map(|&d| self.steps.get(d).map(|dep| dep.guresid.clone()))
+                        .collect(),
+                })
+            })
+            .collect()
+    }
 }
 
 impl fmt::Display for Plan {

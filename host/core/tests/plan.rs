@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use podium_core::placeholders::{OutputSource, Outputs, ResolveError, Resolver};
-use podium_core::{Action, ActiveResource, Plan, ResourceKey, SharedValue, ValueMap, plan};
+use podium_core::{ActiveResource, Plan, ResourceKey, SharedValue, ValueMap, plan};
 use serde_json::json;
 
 const DEFS: &str = r#"
@@ -66,27 +66,6 @@ fn render(p: &Plan) -> String {
         out.push('\n');
     }
     out
-}
-
-/// What the pipeline records after applying every step of `p`.
-fn record(p: &Plan) -> Vec<ActiveResource> {
-    p.steps
-        .iter()
-        .filter(|s| s.action != Action::Delete)
-        .map(|s| ActiveResource {
-            guresid: s.guresid.clone(),
-            key: s.key.clone(),
-            definition_id: s.definition_id.clone(),
-            definition_version: s.definition_version,
-            driver_type: s.driver_type.clone(),
-            inputs_digest: s.inputs_digest.clone().unwrap(),
-            depends_on: s
-                .depends_on
-                .iter()
-                .map(|&d| p.steps[d].guresid.clone())
-                .collect(),
-        })
-        .collect()
 }
 
 #[track_caller]
@@ -157,7 +136,7 @@ fn redeploy_is_unchanged_and_changes_are_updates() {
         &[],
     )
     .unwrap();
-    let active = record(&first);
+    let active = first.applied();
     check(
         SET,
         DEFS,
@@ -245,7 +224,7 @@ modules:
         &[],
     )
     .unwrap();
-    let active = record(&first);
+    let active = first.applied();
     // api leaves: its workload, its private db and that db's dns go, in
     // that order; the shared db stays (web still uses it).
     check(

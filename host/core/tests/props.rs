@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use podium_core::model::definition::{DefinitionSpec, DriverInputs};
 use podium_core::{
-    Action, ActiveResource, Criterion, Definitions, DeploymentSet, EnvContext, Graph, GraphError,
+    Action, Criterion, Definitions, DeploymentSet, EnvContext, Graph, GraphError,
     ResourceDefinition, ResourceKey, ValueMap, diff, plan,
 };
 use proptest::prelude::*;
@@ -143,26 +143,6 @@ fn env() -> EnvContext {
     EnvContext::new("app", "env", "development")
 }
 
-fn record(p: &podium_core::Plan) -> Vec<ActiveResource> {
-    p.steps
-        .iter()
-        .filter(|s| s.action != Action::Delete)
-        .map(|s| ActiveResource {
-            guresid: s.guresid.clone(),
-            key: s.key.clone(),
-            definition_id: s.definition_id.clone(),
-            definition_version: s.definition_version,
-            driver_type: s.driver_type.clone(),
-            inputs_digest: s.inputs_digest.clone().unwrap(),
-            depends_on: s
-                .depends_on
-                .iter()
-                .map(|&d| p.steps[d].guresid.clone())
-                .collect(),
-        })
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -181,7 +161,7 @@ proptest! {
             .enumerate()
             .map(|(i, w)| after_seed.get(i).copied().unwrap_or(true).then(|| w.clone()))
             .collect();
-        let active = record(&a);
+        let active = a.applied();
         let b = plan(&set_of(&kept), &env(), &defs, &values, &active).unwrap();
         for p in [&a, &b] {
             let mut seen_delete = false;
