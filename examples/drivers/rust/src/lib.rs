@@ -114,7 +114,8 @@ impl Driver for Config {
 
     fn apply(req: Request<Self>) -> Result<Outputs<State>, Error> {
         let target = Target::of(&req)?;
-        let mut put = http::Request::put(&target.entry_url).json(&json!({ "value": req.params }))?;
+        let mut put =
+            http::Request::put(&target.entry_url).json(&json!({ "value": req.params }))?;
         if let Some(state) = &req.state {
             // The server refuses the write (412) if someone else changed the
             // entry since our last apply.
