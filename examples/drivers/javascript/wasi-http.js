@@ -69,13 +69,19 @@ export function request(method, url, headers, body) {
   } catch (e) {
     throw new TransportError(url, codeOf(e));
   }
-  const stream = outBody.write();
-  const bytes = encoder.encode(body ?? "");
-  for (let start = 0; start < bytes.length; start += WRITE_CHUNK) {
-    stream.blockingWriteAndFlush(bytes.subarray(start, start + WRITE_CHUNK));
+  // If the host refuses the request, the body stream closes; the response
+  // future then says why (e.g. HTTP-request-denied), so stop writing and ask it.
+  try {
+    const stream = outBody.write();
+    const bytes = encoder.encode(body ?? "");
+    for (let start = 0; start < bytes.length; start += WRITE_CHUNK) {
+      stream.blockingWriteAndFlush(bytes.subarray(start, start + WRITE_CHUNK));
+    }
+    stream[Symbol.dispose](); // a body's stream must go before the body is finished
+    OutgoingBody.finish(outBody, undefined);
+  } catch {
+    // reported by the response future below
   }
-  stream[Symbol.dispose](); // a body's stream must go before the body is finished
-  OutgoingBody.finish(outBody, undefined);
 
   let result;
   while ((result = future.get()) === undefined) {

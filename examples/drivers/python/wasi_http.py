@@ -78,12 +78,18 @@ def request(method: str, url: str, headers: List[Tuple[str, str]], body: Optiona
     except Err as e:
         raise TransportError(url, e.value) from None
 
-    stream = out_body.write()
-    data = body or b""
-    for start in range(0, len(data), WRITE_CHUNK):
-        stream.blocking_write_and_flush(data[start : start + WRITE_CHUNK])
-    stream.__exit__(None, None, None)  # drop the stream before finishing the body
-    http.OutgoingBody.finish(out_body, None)
+    # If the host refuses the request, the body stream closes; the response
+    # future then says why (e.g. HTTP-request-denied), so stop writing and
+    # ask it.
+    try:
+        stream = out_body.write()
+        data = body or b""
+        for start in range(0, len(data), WRITE_CHUNK):
+            stream.blocking_write_and_flush(data[start : start + WRITE_CHUNK])
+        stream.__exit__(None, None, None)  # drop the stream before finishing the body
+        http.OutgoingBody.finish(out_body, None)
+    except Err:
+        pass
 
     while (result := future.get()) is None:
         future.subscribe().block()

@@ -136,7 +136,11 @@ mod imp {
             .map_err(|()| Error::failed("HTTP request body was already taken"))?;
 
         let future = outgoing_handler::handle(outgoing, options(request.timeout)).map_err(fail)?;
-        write_body(body, &request.body).map_err(|e| e.unwrap_or_else(|| transport(&url)))?;
+        // When the host refuses the request (no grant), the body stream is
+        // closed, possibly before the first write; the response future says
+        // why. So a failed write is reported only if the future has nothing
+        // better to say.
+        let written = write_body(body, &request.body);
 
         let response = loop {
             match future.get() {
@@ -146,6 +150,14 @@ mod imp {
                 None => future.subscribe().block(),
             }
         };
+        // The server answered although the body did not go through: an
+        // error status (say, an early 401) is the answer that matters; a
+        // success for a body it never got is not to be trusted.
+        if let Err(e) = written
+            && response.status() < 400
+        {
+            return Err(e.unwrap_or_else(|| transport(&url)));
+        }
         let status = response.status();
         let headers = response
             .headers()
