@@ -175,12 +175,13 @@ pub fn short_digest(digest: &str) -> &str {
 /// Loading a component failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// Not a driver this host can run (see [`crate::inspect`]).
-    #[error("driver {driver}: {source}")]
+    /// Not a driver this host can run (see [`crate::inspect`]). The reason
+    /// is part of the message, not a separate `source`, so `{:#}` chains do
+    /// not print it twice.
+    #[error("driver {driver}: {reason}")]
     Invalid {
         driver: String,
-        #[source]
-        source: InspectError,
+        reason: InspectError,
     },
     #[error("driver {driver}: cannot be linked: {message}")]
     Link { driver: String, message: String },

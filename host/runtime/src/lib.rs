@@ -137,9 +137,9 @@ impl Runtime {
     /// read again.
     pub fn load(&self, id: &str, bytes: &[u8]) -> Result<Arc<Driver>, LoadError> {
         let started = Instant::now();
-        let invalid = |source| LoadError::Invalid {
+        let invalid = |reason| LoadError::Invalid {
             driver: id.to_string(),
-            source,
+            reason,
         };
         let sha = hex::encode(Sha256::digest(bytes));
         let cached = self.cache.as_ref().and_then(|c| c.load(&self.engine, &sha));

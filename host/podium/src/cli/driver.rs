@@ -105,7 +105,7 @@ async fn info(spec: &str) -> anyhow::Result<ExitCode> {
     let component =
         podium_runtime::inspect(&bytes).map_err(|e| podium_runtime::LoadError::Invalid {
             driver: id.clone(),
-            source: e,
+            reason: e,
         })?;
     let runtime = drivers::runtime(config(Limits::default()))?;
     let driver = runtime.load(&id, &bytes)?;
