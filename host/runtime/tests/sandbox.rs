@@ -391,6 +391,16 @@ async fn compiled_drivers_are_cached_on_disk() {
     assert_eq!(d3.code_source, CodeSource::Compiled);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_gets_a_fresh_instance() {
+    // The pool reuses memory slots (resetting only the dirtied pages where
+    // the kernel can tell): nothing of one call may be visible to the next.
+    for _ in 0..5 {
+        let out = values(apply(json!({"mode": "count"}), &[]).await.unwrap());
+        assert_eq!(out["calls"], json!(1));
+    }
+}
+
 #[test]
 fn non_components_are_refused_with_a_clear_error() {
     let core_module = b"\0asm\x01\0\0\0";

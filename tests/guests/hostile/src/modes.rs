@@ -8,7 +8,10 @@ use podium_driver_sdk::{Error, Outputs, Request, http, log, sql};
 
 use crate::Hostile;
 
-const MODES: &str = "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log";
+const MODES: &str = "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log, count";
+
+/// Calls this instance has served: always 1 if every call gets a fresh one.
+static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 const DEFAULT_OVERSIZE: usize = 2 * 1024 * 1024;
 const CHUNK: usize = 1024 * 1024;
 
@@ -36,6 +39,10 @@ pub(crate) fn run(req: Request<Hostile>) -> Result<Outputs<Value>, Error> {
             Ok(ok(req))
         }
         "probe" => Ok(probe(&req.params)),
+        "count" => {
+            let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            Ok(Outputs::new().value("calls", calls))
+        }
         "log" => {
             log_everything(&req)?;
             Ok(ok(req))
