@@ -83,10 +83,10 @@ fn pooling_config(limits: &Limits) -> PoolingAllocationConfig {
         // dozen pages, and faulting them back in each call costs more.
         .linear_memory_keep_resident(KEEP_RESIDENT)
         // Where the kernel has PAGEMAP_SCAN (Linux 6.7+), reset only the
-        // pages a call dirtied instead of the whole resident window. Fresh
-        // instance + `info`, side by side: Python 2.2 -> 1.2 ms, JavaScript
-        // 1.35 -> 0.5-0.7 ms, Rust 26-29 -> 19-24 us
-        // (docs/benchmarks-languages.md). `Auto` falls back where missing.
+        // pages a call dirtied (heavy guests start from a 9-12 MiB image).
+        // Fresh instance + call, side by side: Python -15 to -22 %,
+        // JavaScript -36 %, echo apply -9 % (docs/benchmarks-languages.md).
+        // `Auto` falls back where the kernel lacks it.
         .pagemap_scan(Enabled::Auto)
         .table_keep_resident(KEEP_RESIDENT)
         .async_stack_keep_resident(KEEP_RESIDENT);
