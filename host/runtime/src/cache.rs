@@ -1,7 +1,7 @@
 //! On-disk cache of compiled components.
 //!
-//! Compiling a component takes from 0.5 s (Rust) to 13-18 s (Python,
-//! JavaScript); loading a serialized artifact, memory-mapped, takes 2-50 ms
+//! Compiling a component takes from 0.3 s (Rust) to 10-12 s (Python,
+//! JavaScript); loading a serialized artifact, memory-mapped, takes 1-40 ms
 //! (docs/benchmarks-languages.md). Artifacts are keyed by the
 //! component's sha256 and the engine's compatibility hash (wasmtime version,
 //! target, compiler settings), so a changed engine never loads a stale

@@ -11,12 +11,11 @@
 //! Used by this crate's tests and benchmark and by the `podium` binary's
 //! command-line tests.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -102,15 +101,32 @@ pub fn artifact_cache_dir() -> PathBuf {
 /// 15-25 s); `PODIUM_REBUILD_EXAMPLES=1` forces a build. Panics with the
 /// script's output when the build fails.
 pub fn build(lang: Lang) -> Built {
-    static BUILT: OnceLock<Mutex<HashMap<Lang, Arc<OnceLock<Built>>>>> = OnceLock::new();
-    let cell = {
-        let mut map = BUILT
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        map.entry(lang).or_default().clone()
-    };
-    cell.get_or_init(|| build_now(lang)).clone()
+    static BUILT: PerLang<Built> = PerLang::new();
+    BUILT.get_or_init(lang, || build_now(lang)).clone()
+}
+
+/// One lazily computed value per language; languages initialise in
+/// parallel, each once.
+pub struct PerLang<T> {
+    cells: [OnceLock<T>; 3],
+}
+
+impl<T> PerLang<T> {
+    pub const fn new() -> Self {
+        PerLang {
+            cells: [OnceLock::new(), OnceLock::new(), OnceLock::new()],
+        }
+    }
+
+    pub fn get_or_init(&self, lang: Lang, init: impl FnOnce() -> T) -> &T {
+        self.cells[lang as usize].get_or_init(init)
+    }
+}
+
+impl<T> Default for PerLang<T> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn build_now(lang: Lang) -> Built {

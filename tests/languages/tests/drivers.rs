@@ -4,15 +4,14 @@
 //! All three must behave the same.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock};
 
 use podium_runtime::{
     CallError, CallReport, CodeSource, Driver, DriverErrorKind, DriverRequest, Fault, Grants,
     Operation, Outcome, Outputs, PlanAction, Runtime, RuntimeConfig, inspect,
 };
-use podium_tests_languages::{KvServer, Lang, artifact_cache_dir, build, key, request};
+use podium_tests_languages::{KvServer, Lang, PerLang, artifact_cache_dir, build, key, request};
 use serde_json::{Value, json};
 
 static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
@@ -25,14 +24,13 @@ static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
 
 /// Each language's driver, built and loaded once.
 fn driver(lang: Lang) -> Arc<Driver> {
-    static LOADED: LazyLock<Mutex<HashMap<Lang, Arc<OnceLock<Arc<Driver>>>>>> =
-        LazyLock::new(Default::default);
-    let cell = LOADED.lock().unwrap().entry(lang).or_default().clone();
-    cell.get_or_init(|| {
-        let built = build(lang);
-        RUNTIME.load(lang.driver_name(), &built.bytes()).unwrap()
-    })
-    .clone()
+    static LOADED: PerLang<Arc<Driver>> = PerLang::new();
+    LOADED
+        .get_or_init(lang, || {
+            let built = build(lang);
+            RUNTIME.load(lang.driver_name(), &built.bytes()).unwrap()
+        })
+        .clone()
 }
 
 type Report = Result<CallReport<Outcome>, CallReport<CallError>>;
