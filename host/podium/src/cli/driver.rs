@@ -16,6 +16,8 @@ use crate::drivers;
 
 #[derive(Debug, Subcommand)]
 pub enum DriverCommand {
+    /// Upload a driver component to a podium server.
+    Push(super::remote::PushArgs),
     /// List the built-in drivers.
     List,
     /// Show a driver's id, version, digest, resource types and WIT version.
@@ -59,6 +61,7 @@ pub enum Action {
 
 pub async fn run(cmd: DriverCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        DriverCommand::Push(a) => super::blocking(move || super::remote::push(a)).await,
         DriverCommand::List => {
             for b in podium_builtins::BUILTINS {
                 println!("{:<18} {}", b.id, b.description);
