@@ -78,10 +78,15 @@ pub(crate) async fn plan(
         let set_id = dep
             .set_id
             .ok_or_else(|| invalid("from_deploy", format!("deployment {from} has no set")))?;
-        repo.set(&set_id)?.ok_or_else(|| PipelineError::NotFound {
-            what: "deployment set",
-            id: set_id,
-        })?
+        match repo.set(&set_id)? {
+            Some(set) => set,
+            None => {
+                return Err(PipelineError::NotFound {
+                    what: "deployment set",
+                    id: set_id,
+                });
+            }
+        }
     } else {
         let base = current_set(repo, &env)?;
         match &request.delta {

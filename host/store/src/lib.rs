@@ -72,13 +72,16 @@ impl Batch {
     }
 }
 
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// An ordered key-value store with atomic, durable batches.
 pub trait Store: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every entry whose key starts with `prefix`, in key order.
-    fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
     /// The last entry (greatest key) with this prefix.
-    fn last(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn last(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError>;
     /// Applies `batch` atomically; returns once it is durable.
     fn commit(&self, batch: Batch) -> Result<(), StoreError>;
     /// A new id, unique and increasing for the life of the data directory.

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::{Batch, Op, SCHEMA_VERSION, Store, StoreError};
+use crate::{Batch, Entry, Op, SCHEMA_VERSION, Store, StoreError};
 
 const SCHEMA_KEY: &[u8] = b"meta/schema_version";
 
@@ -72,14 +72,14 @@ impl Store for SledStore {
         Ok(self.tree.get(key).map_err(backend)?.map(|v| v.to_vec()))
     }
 
-    fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         self.tree
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
             .collect()
     }
 
-    fn last(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn last(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
         match self.tree.scan_prefix(prefix).next_back() {
             Some(r) => Ok(Some(
                 r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend)?,

@@ -165,10 +165,10 @@ impl Client {
         let reader = std::io::BufReader::new(resp.into_body().into_reader());
         for line in reader.lines() {
             let line = line.context("reading the event stream")?;
-            if let Some(data) = line.strip_prefix("data:") {
-                if let Ok(v) = serde_json::from_str::<Value>(data.trim_start()) {
-                    each(&v);
-                }
+            if let Some(data) = line.strip_prefix("data:")
+                && let Ok(v) = serde_json::from_str::<Value>(data.trim_start())
+            {
+                each(&v);
             }
         }
         Ok(())

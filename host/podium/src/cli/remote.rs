@@ -593,7 +593,7 @@ fn finish_deploy(c: &Client, accepted: &Value, wait: bool) -> anyhow::Result<Exi
     if !wait {
         return Ok(ExitCode::SUCCESS);
     }
-    c.follow(&format!("{url}/events"), |e| progress_line(e))?;
+    c.follow(&format!("{url}/events"), progress_line)?;
     let d = c.get(&url)?;
     let status = s(&d, "status");
     if status == "succeeded" {
