@@ -27,6 +27,11 @@ pub const BUILTINS: &[Builtin] = &[
         component: components::TEMPLATE,
         description: "renders outputs, secrets and state from minijinja templates in its driver values",
     },
+    Builtin {
+        id: "podium/postgres",
+        component: components::POSTGRES,
+        description: "a database and its owner login role (generated password) on an existing PostgreSQL server",
+    },
 ];
 
 /// The built-in driver with this id.
