@@ -3,6 +3,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("ECHO", "podium-driver-echo"),
     ("TEMPLATE", "podium-driver-template"),
     ("POSTGRES", "podium-driver-postgres"),
+    ("POWERDNS", "podium-driver-powerdns"),
 ];
 
 fn main() {

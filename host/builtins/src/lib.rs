@@ -32,6 +32,11 @@ pub const BUILTINS: &[Builtin] = &[
         component: components::POSTGRES,
         description: "a database and its owner login role (generated password) on an existing PostgreSQL server",
     },
+    Builtin {
+        id: "podium/powerdns",
+        component: components::POWERDNS,
+        description: "an A, AAAA or CNAME record in a zone, through the PowerDNS HTTP API",
+    },
 ];
 
 /// The built-in driver with this id.
