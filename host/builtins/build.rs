@@ -4,6 +4,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("TEMPLATE", "podium-driver-template"),
     ("POSTGRES", "podium-driver-postgres"),
     ("POWERDNS", "podium-driver-powerdns"),
+    ("S3", "podium-driver-s3"),
 ];
 
 fn main() {

@@ -37,6 +37,11 @@ pub const BUILTINS: &[Builtin] = &[
         component: components::POWERDNS,
         description: "an A, AAAA or CNAME record in a zone, through the PowerDNS HTTP API",
     },
+    Builtin {
+        id: "podium/s3",
+        component: components::S3,
+        description: "a bucket through the S3 API (path-style, AWS Signature V4 computed in the driver)",
+    },
 ];
 
 /// The built-in driver with this id.
