@@ -13,6 +13,12 @@ use crate::inputs::RecordType;
 use crate::record::Record;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// Waits before the retries of a request that got a 5xx.
+const RETRY_BACKOFF: [Duration; 3] = [
+    Duration::from_millis(50),
+    Duration::from_millis(150),
+    Duration::from_millis(400),
+];
 /// Longest PowerDNS message quoted in an error.
 const MAX_MESSAGE: usize = 300;
 
@@ -170,12 +176,31 @@ impl<'a> Api<'a> {
         self.send(request, &what).map(drop)
     }
 
+    /// Sends, retrying server errors a few times: every request here is
+    /// idempotent, and PowerDNS with its sqlite3 backend answers 500
+    /// "database is locked" when two writes meet.
     fn send(&self, request: Request, what: &str) -> Result<Response, Error> {
         let request = request.header("X-API-Key", self.key).timeout(TIMEOUT);
-        let response = request
-            .send()
-            .map_err(|e| e.context(format!("{}: {what}", self.at)))?;
-        check(response, &self.at, what, &self.zone)
+        let mut backoff = RETRY_BACKOFF.iter();
+        loop {
+            let response = request
+                .clone()
+                .send()
+                .map_err(|e| e.context(format!("{}: {what}", self.at)))?;
+            match (response.status, backoff.next()) {
+                (500..=599, Some(wait)) => {
+                    log::warn(format!(
+                        "{}: {what}: {} {}; retrying in {} ms",
+                        self.at,
+                        response.status,
+                        error_message(&response),
+                        wait.as_millis()
+                    ));
+                    std::thread::sleep(*wait);
+                }
+                _ => return check(response, &self.at, what, &self.zone),
+            }
+        }
     }
 }
 

@@ -12,6 +12,12 @@ use crate::sigv4;
 use crate::xml;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
+/// Waits before the retries of a request that got a 5xx.
+const RETRY_BACKOFF: [Duration; 3] = [
+    Duration::from_millis(50),
+    Duration::from_millis(150),
+    Duration::from_millis(400),
+];
 /// Longest S3 message quoted in an error.
 const MAX_MESSAGE: usize = 300;
 
@@ -207,10 +213,28 @@ impl<'a> S3<'a> {
             // (s3s-fs answers DELETE without one with 411).
             request = request.header("content-length", body.len().to_string());
         }
-        request
-            .body(body)
-            .send()
-            .map_err(|e| e.context(format!("{}: {what}", self.at)))
+        let request = request.body(body);
+        // Every request here is idempotent: retry server errors (503
+        // SlowDown, 500 InternalError) a few times, as AWS asks clients to.
+        let mut backoff = RETRY_BACKOFF.iter();
+        loop {
+            let response = request
+                .clone()
+                .send()
+                .map_err(|e| e.context(format!("{}: {what}", self.at)))?;
+            match (response.status, backoff.next()) {
+                (500..=599, Some(wait)) => {
+                    log::warn(format!(
+                        "{}: {what}: {}; retrying in {} ms",
+                        self.at,
+                        response.status,
+                        wait.as_millis()
+                    ));
+                    std::thread::sleep(*wait);
+                }
+                _ => return Ok(response),
+            }
+        }
     }
 
     fn check(&self, response: Response, what: &str) -> Result<Response, Error> {
