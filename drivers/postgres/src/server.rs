@@ -217,6 +217,10 @@ pub fn backend_error(at: &str, what: &str, error: Error) -> Error {
         Some("3D000") => {
             Error::invalid_input(format!("{text}; check admin_database in the definition"))
         }
+        Some("2BP01") => Error::conflict(format!(
+            "{text}; the role owns objects or holds privileges in other databases: \
+             reassign or drop them there first"
+        )),
         Some("57P03" | "53300") => Error::unavailable(text),
         _ => Error::from_kind(error.kind(), text.clone()).unwrap_or(Error::Failed(text)),
     }
@@ -283,6 +287,12 @@ mod tests {
         assert_eq!(
             kind(Error::failed("role \"x\" already exists (SQLSTATE 42710)")),
             "failed"
+        );
+        assert_eq!(
+            kind(Error::failed(
+                "role \"x\" cannot be dropped because some objects depend on it (SQLSTATE 2BP01)"
+            )),
+            "conflict"
         );
     }
 
