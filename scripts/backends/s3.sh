@@ -29,6 +29,8 @@ REGION=us-east-1
 
 log() { printf '[s3] %s\n' "$*" >&2; }
 
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
 pid() { cat "$DIR/s3s.pid" 2>/dev/null || true; }
 
 running() {
@@ -51,13 +53,18 @@ install() {
   if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import boto3' 2>/dev/null; then
     log "creating the boto3 venv $VENV"
     local started=$SECONDS
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+      as_root apt-get update -qq
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        python3 python3-venv >/dev/null
+    fi
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "boto3==$BOTO3_VERSION"
     log "boto3 installed in $((SECONDS - started)) s"
   fi
   command -v curl >/dev/null || {
-    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq curl >/dev/null
-    else sudo apt-get update -qq && sudo apt-get install -y -qq curl >/dev/null; fi
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl >/dev/null
   }
 }
 
