@@ -155,7 +155,9 @@ async fn test(
                     "outcome": "applied",
                     "values": o.values,
                     "secrets": if show_secrets { Value::Object(o.secrets) } else { redact(&o.secrets) },
-                    "state": o.state,
+                    // Drivers keep generated credentials in their state:
+                    // mask the secret outputs there too.
+                    "state": if show_secrets { o.state.clone().unwrap_or(Value::Null) } else { mask_secrets(o.state.clone().unwrap_or(Value::Null), &o.secrets) },
                 }),
                 Outcome::Plan { action, summary } => {
                     json!({ "outcome": "plan", "action": action, "summary": summary })
@@ -192,4 +194,25 @@ fn print_json(v: &Value) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error: printing the result: {e}"),
     }
+}
+
+/// `value` with every string that contains one of the secret output values
+/// replaced by `<redacted>`.
+fn mask_secrets(value: Value, secrets: &Map<String, Value>) -> Value {
+    let needles: Vec<&str> = secrets
+        .values()
+        .filter_map(Value::as_str)
+        .filter(|s| s.len() >= 4)
+        .collect();
+    fn walk(v: Value, needles: &[&str]) -> Value {
+        match v {
+            Value::String(s) if needles.iter().any(|n| s.contains(n)) => json!(REDACTED),
+            Value::Array(a) => Value::Array(a.into_iter().map(|v| walk(v, needles)).collect()),
+            Value::Object(m) => {
+                Value::Object(m.into_iter().map(|(k, v)| (k, walk(v, needles))).collect())
+            }
+            other => other,
+        }
+    }
+    walk(value, &needles)
 }
