@@ -27,6 +27,11 @@ pub const BUILTINS: &[Builtin] = &[
         component: components::TEMPLATE,
         description: "renders outputs, secrets and state from minijinja templates in its driver values",
     },
+    Builtin {
+        id: "podium/kubernetes",
+        component: components::KUBERNETES,
+        description: "renders Score workloads to Kubernetes objects; server-side apply with prune, or files for GitOps",
+    },
 ];
 
 /// The built-in driver with this id.

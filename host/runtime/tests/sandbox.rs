@@ -418,3 +418,145 @@ async fn sql_targets_are_checked_like_http() {
     // The password never shows up in what the host reports.
     assert!(!err.to_string().contains("s3cr3t-pa55word"));
 }
+
+/// One `fs` operation of the hostile guest; its `result` value.
+async fn fs(op: Operation, params: Value, grants: &[String]) -> Value {
+    let grants = Grants::parse(grants).unwrap();
+    let out = RUNTIME
+        .call(&HOSTILE, op, &request(params), &grants)
+        .await
+        .map(|r| r.result)
+        .map_err(|r| r.result.to_string());
+    match out {
+        Ok(Outcome::Applied(o)) => o.values["result"].clone(),
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_directory_is_the_only_one_the_driver_sees() {
+    let root = tempfile::tempdir().unwrap();
+    let granted = root.path().join("granted");
+    let outside = root.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "host secret").unwrap();
+    let dir = granted.display().to_string();
+    // Created on first use by apply.
+    let grant = vec![format!("file://{dir}")];
+    let apply_fs = |params: Value| fs(Operation::Apply, params, &grant);
+
+    let wrote = apply_fs(
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/a.yaml"), "content": "x: 1"}),
+    )
+    .await;
+    assert_eq!(wrote, json!(true));
+    assert_eq!(
+        std::fs::read_to_string(granted.join("a.yaml")).unwrap(),
+        "x: 1"
+    );
+    let made =
+        apply_fs(json!({"mode": "fs", "op": "mkdir", "path": format!("{dir}/shop/dev")})).await;
+    assert_eq!(made, json!(true));
+    assert!(granted.join("shop/dev").is_dir());
+    let listed = apply_fs(json!({"mode": "fs", "op": "list", "path": dir})).await;
+    assert_eq!(listed, json!(["a.yaml", "shop"]));
+
+    // `..` out of the directory, absolute paths elsewhere, and a symlink
+    // pointing out all fail; nothing outside is read or written.
+    let escapes = [
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/../escape.txt"), "content": "x"}),
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/shop/../../escape.txt"), "content": "x"}),
+        json!({"mode": "fs", "op": "read", "path": format!("{dir}/../outside/secret.txt")}),
+        json!({"mode": "fs", "op": "read", "path": outside.join("secret.txt").display().to_string()}),
+        json!({"mode": "fs", "op": "write", "path": "/tmp/podium-sandbox-escape.txt", "content": "x"}),
+        json!({"mode": "fs", "op": "list", "path": "/"}),
+    ];
+    for params in escapes {
+        let result = apply_fs(params.clone()).await;
+        eprintln!("{params} -> {result}");
+        assert!(result.is_string(), "{params}: {result}");
+        assert_ne!(result, json!("host secret"), "{params}");
+    }
+    std::os::unix::fs::symlink(&outside, granted.join("link")).unwrap();
+    let through_link =
+        apply_fs(json!({"mode": "fs", "op": "read", "path": format!("{dir}/link/secret.txt")}))
+            .await;
+    assert!(
+        through_link.is_string() && through_link != json!("host secret"),
+        "{through_link}"
+    );
+    let write_link = apply_fs(
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/link/new.txt"), "content": "x"}),
+    )
+    .await;
+    assert!(write_link.is_string(), "{write_link}");
+    assert!(!root.path().join("escape.txt").exists());
+    assert!(!outside.join("new.txt").exists());
+    assert!(!std::path::Path::new("/tmp/podium-sandbox-escape.txt").exists());
+
+    // Without the grant the same directory is invisible.
+    let ungranted = fs(
+        Operation::Apply,
+        json!({"mode": "fs", "op": "read", "path": format!("{dir}/a.yaml")}),
+        &[],
+    )
+    .await;
+    assert!(
+        ungranted.is_string() && ungranted != json!("x: 1"),
+        "{ungranted}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_sees_granted_directories_read_only() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().display().to_string();
+    std::fs::write(root.path().join("a.yaml"), "x: 1").unwrap();
+    let grants = Grants::parse(&[format!("file://{dir}")]).unwrap();
+    let plan = |params: Value| {
+        let grants = grants.clone();
+        async move {
+            match RUNTIME
+                .call(&HOSTILE, Operation::Plan, &request(params), &grants)
+                .await
+                .map(|r| r.result)
+            {
+                Ok(Outcome::Plan { summary, .. }) => summary,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let read = plan(json!({"mode": "fs", "op": "read", "path": format!("{dir}/a.yaml")})).await;
+    assert_eq!(read, r#"hostile fs: "x: 1""#);
+    let listed = plan(json!({"mode": "fs", "op": "list", "path": dir})).await;
+    assert_eq!(listed, r#"hostile fs: ["a.yaml"]"#);
+    for params in [
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/b.yaml"), "content": "y"}),
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/a.yaml"), "content": "changed"}),
+        json!({"mode": "fs", "op": "remove", "path": format!("{dir}/a.yaml")}),
+        json!({"mode": "fs", "op": "mkdir", "path": format!("{dir}/sub")}),
+    ] {
+        let answer = plan(params.clone()).await;
+        assert!(answer.starts_with("hostile fs: \""), "{params}: {answer}");
+    }
+    assert!(!root.path().join("b.yaml").exists());
+    assert!(!root.path().join("sub").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("a.yaml")).unwrap(),
+        "x: 1"
+    );
+    // A granted directory that does not exist yet is simply absent in plan
+    // (and not created).
+    let missing = root.path().join("later");
+    let grants = Grants::parse(&[format!("file://{}", missing.display())]).unwrap();
+    let r = RUNTIME
+        .call(
+            &HOSTILE,
+            Operation::Plan,
+            &request(json!({"mode": "fs", "op": "list", "path": missing.display().to_string()})),
+            &grants,
+        )
+        .await;
+    assert!(r.is_ok());
+    assert!(!missing.exists());
+}

@@ -8,7 +8,7 @@ use podium_driver_sdk::{Error, Outputs, Request, http, log, sql};
 
 use crate::Hostile;
 
-const MODES: &str = "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log";
+const MODES: &str = "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log, fs";
 const DEFAULT_OVERSIZE: usize = 2 * 1024 * 1024;
 const CHUNK: usize = 1024 * 1024;
 
@@ -36,6 +36,7 @@ pub(crate) fn run(req: Request<Hostile>) -> Result<Outputs<Value>, Error> {
             Ok(ok(req))
         }
         "probe" => Ok(probe(&req.params)),
+        "fs" => fs_op(&req.params),
         "log" => {
             log_everything(&req)?;
             Ok(ok(req))
@@ -146,6 +147,37 @@ fn probe(params: &Params) -> Outputs<Value> {
             "socket",
             outcome(std::net::TcpStream::connect(addr).map(drop)),
         )
+}
+
+/// One file-system operation; the outcome is the value `result`: `true`,
+/// the text read, a list of names, or the error text (never a driver error,
+/// so tests see exactly what WASI answered).
+fn fs_op(params: &Params) -> Result<Outputs<Value>, Error> {
+    let op = string(params, "op")?.ok_or_else(|| Error::invalid_input("params.op is required"))?;
+    let path =
+        string(params, "path")?.ok_or_else(|| Error::invalid_input("params.path is required"))?;
+    let content = string(params, "content")?.unwrap_or_default();
+    let error = |e: std::io::Error| Value::String(e.to_string());
+    let result = match op {
+        "write" => std::fs::write(path, content).map_or_else(error, |()| Value::Bool(true)),
+        "read" => std::fs::read_to_string(path).map_or_else(error, Value::String),
+        "mkdir" => std::fs::create_dir_all(path).map_or_else(error, |()| Value::Bool(true)),
+        "remove" => std::fs::remove_file(path).map_or_else(error, |()| Value::Bool(true)),
+        "list" => std::fs::read_dir(path).map_or_else(error, |entries| {
+            let mut names: Vec<String> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            json!(names)
+        }),
+        other => {
+            return Err(Error::invalid_input(format!(
+                "params.op: unknown {other:?}; known: write, read, mkdir, remove, list"
+            )));
+        }
+    };
+    Ok(Outputs::new().value("result", result))
 }
 
 fn log_everything(req: &Request<Hostile>) -> Result<(), Error> {
