@@ -136,12 +136,16 @@ mod imp {
             .map_err(|()| Error::failed("HTTP request body was already taken"))?;
 
         let future = outgoing_handler::handle(outgoing, options(request.timeout)).map_err(fail)?;
-        write_body(body, &request.body).map_err(|e| e.unwrap_or_else(|| transport(&url)))?;
+        // A server may answer before reading the whole body (a 401, a 413)
+        // and close the connection: then the write fails but the answer is
+        // what the caller needs, so the write error counts only without one.
+        let written =
+            write_body(body, &request.body).map_err(|e| e.unwrap_or_else(|| transport(&url)));
 
         let response = loop {
             match future.get() {
                 Some(Ok(Ok(response))) => break response,
-                Some(Ok(Err(code))) => return Err(fail(code)),
+                Some(Ok(Err(code))) => return Err(written.err().unwrap_or_else(|| fail(code))),
                 Some(Err(())) => return Err(Error::failed("HTTP response was already taken")),
                 None => future.subscribe().block(),
             }

@@ -147,11 +147,23 @@ impl Kube {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
-            // Established CRDs can take a moment to be served for writes.
-            let group_path = "/apis/apps.test.podium.dev/v1";
-            while self.get(group_path).0 != 200 {
-                assert!(Instant::now() < deadline, "{group_path} not served");
-                std::thread::sleep(Duration::from_millis(100));
+            // Established CRDs take a moment to be served ("storage is
+            // (re)initializing"): wait until each can be listed.
+            for crd in &crds {
+                let group = crd["spec"]["group"].as_str().unwrap();
+                let plural = crd["spec"]["names"]["plural"].as_str().unwrap();
+                let list = format!("/apis/{group}/v1/{plural}");
+                loop {
+                    let (code, body) = self.get(&list);
+                    if code == 200 {
+                        break;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "{list} not served: {code} {body}"
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             }
         });
     }

@@ -181,6 +181,21 @@ async fn server_side_apply_lifecycle() {
         3
     );
 
+    // schema rejection: the stand-in Deployment allows at most 50 replicas.
+    with_profile(&mut r, &hello(), json!({"replicas": 100}));
+    let rejected = apply(&mut r, &grants).await;
+    let (kind, message) = driver_error(&rejected);
+    assert_eq!(kind, "invalid-input", "{message}");
+    assert!(message.contains("422"), "{message}");
+    assert!(message.contains("Deployment/hello"), "{message}");
+    assert!(message.contains("spec.replicas"), "{message}");
+    seen.push(rejected.visible_text());
+    // Nothing was written.
+    assert_eq!(
+        kube.get(&path(&ns, "Deployment", "hello")).1["spec"]["replicas"],
+        3
+    );
+
     // conflict: someone scales the Deployment with their own field manager;
     // our next apply wants another value and is refused with the server's
     // message, naming the object.
@@ -210,16 +225,6 @@ async fn server_side_apply_lifecycle() {
     // Agreeing on the value resolves it (shared ownership).
     with_profile(&mut r, &hello(), json!({"replicas": 7}));
     seen.push(apply(&mut r, &grants).await.visible_text());
-
-    // schema rejection: the stand-in Deployment allows at most 50 replicas.
-    with_profile(&mut r, &hello(), json!({"replicas": 100}));
-    let rejected = apply(&mut r, &grants).await;
-    let (kind, message) = driver_error(&rejected);
-    assert_eq!(kind, "invalid-input", "{message}");
-    assert!(message.contains("422"), "{message}");
-    assert!(message.contains("Deployment/hello"), "{message}");
-    assert!(message.contains("spec.replicas"), "{message}");
-    seen.push(rejected.visible_text());
 
     // prune: the file goes away, so does the ConfigMap; the rest stays.
     let mut without_files = hello();
