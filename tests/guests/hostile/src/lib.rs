@@ -16,6 +16,7 @@
 //! | `sleep` | sleeps `params.ms` milliseconds, then `ok` |
 //! | `probe` | values `env_count`, `args_count`, `fs_root`, `fs_cwd`, `socket` (`true` or the error text) |
 //! | `log` | logs `params.message` at every level and every driver secret value, then `ok` |
+//! | `tls` | registers TLS settings for `params.origin` (`params.ca`, `params.cert` + `params.key`, PEM), then does what `http` does |
 //! | `fs` | `params.op` (`write`, `read`, `mkdir`, `remove`, `list`) on `params.path` (`params.content` to write); value `result`: `true`, the text, the names, or the error text |
 //!
 //! `plan` answers `create` (no state) or `update` with summary

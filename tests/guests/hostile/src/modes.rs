@@ -4,11 +4,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use podium_driver_sdk::serde_json::{Map, Value, json};
-use podium_driver_sdk::{Error, Outputs, Request, http, log, sql};
+use podium_driver_sdk::{Error, Outputs, Request, http, log, sql, tls};
 
 use crate::Hostile;
 
-const MODES: &str = "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log, fs";
+const MODES: &str =
+    "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log, fs, tls";
 const DEFAULT_OVERSIZE: usize = 2 * 1024 * 1024;
 const CHUNK: usize = 1024 * 1024;
 
@@ -37,6 +38,10 @@ pub(crate) fn run(req: Request<Hostile>) -> Result<Outputs<Value>, Error> {
         }
         "probe" => Ok(probe(&req.params)),
         "fs" => fs_op(&req.params),
+        "tls" => {
+            configure_tls(&req.params)?;
+            http_call(&req.params)
+        }
         "log" => {
             log_everything(&req)?;
             Ok(ok(req))
@@ -147,6 +152,20 @@ fn probe(params: &Params) -> Outputs<Value> {
             "socket",
             outcome(std::net::TcpStream::connect(addr).map(drop)),
         )
+}
+
+/// Registers TLS settings for `params.origin` (`ca`, `cert` + `key`).
+fn configure_tls(params: &Params) -> Result<(), Error> {
+    let origin = string(params, "origin")?
+        .ok_or_else(|| Error::invalid_input("params.origin is required"))?;
+    let mut config = tls::ClientConfig::new(origin);
+    if let Some(ca) = string(params, "ca")? {
+        config = config.ca_bundle(ca);
+    }
+    if let (Some(cert), Some(key)) = (string(params, "cert")?, string(params, "key")?) {
+        config = config.client_identity(cert, key);
+    }
+    config.configure()
 }
 
 /// One file-system operation; the outcome is the value `result`: `true`,
