@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
 pub mod backend;
+pub mod checks;
+pub mod pipeline;
 pub mod schemas;
 
 use std::path::{Path, PathBuf};

@@ -284,7 +284,7 @@ async fn the_cluster_must_be_granted_and_trusted() {
 
     // Without the cluster CA, the server's certificate is not trusted.
     r.driver_secrets.as_object_mut().unwrap().remove("ca_data");
-    let called = apply(&mut r, &[kube.url.clone()]).await;
+    let called = apply(&mut r, std::slice::from_ref(&kube.url)).await;
     let (_, message) = driver_error(&called);
     assert!(
         message.to_lowercase().contains("tls") || message.contains("certificate"),
@@ -297,7 +297,7 @@ async fn the_cluster_must_be_granted_and_trusted() {
     secrets.remove("client_cert");
     secrets.remove("client_key");
     secrets.insert("token".into(), json!("not-a-valid-token"));
-    let called = apply(&mut r, &[kube.url.clone()]).await;
+    let called = apply(&mut r, std::slice::from_ref(&kube.url)).await;
     let (kind, message) = driver_error(&called);
     assert_eq!(kind, "denied", "{message}");
     assert!(message.contains("401"), "{message}");
