@@ -303,4 +303,29 @@ async fn the_cluster_must_be_granted_and_trusted() {
     assert!(message.contains("401"), "{message}");
     assert!(!called.visible_text().contains("not-a-valid-token"));
     assert!(owned(kube, &ns, "Deployment").is_empty());
+
+    // A kind the server does not serve: 404 with its message, naming the object.
+    let mut r = req(kube, &ns, &hello());
+    r.driver_values["api_versions"]["apps/v1"] = json!("apps.unknown.podium.dev/v1");
+    let called = apply(&mut r, std::slice::from_ref(&kube.url)).await;
+    let (kind, message) = driver_error(&called);
+    assert_eq!(kind, "failed", "{message}");
+    assert!(message.contains("Deployment/hello"), "{message}");
+    assert!(message.contains("404"), "{message}");
+    assert!(message.contains("page not found"), "{message}");
+    // Applied up to the failing object: the ConfigMap and Secret exist, and
+    // the delete of the workload cleans them up.
+    assert_eq!(owned(kube, &ns, "ConfigMap").len(), 1);
+    assert!(
+        call(
+            Operation::Delete,
+            &req(kube, &ns, &hello()),
+            std::slice::from_ref(&kube.url)
+        )
+        .await
+        .result
+        .is_ok()
+    );
+    assert!(owned(kube, &ns, "ConfigMap").is_empty());
+    assert!(owned(kube, &ns, "Secret").is_empty());
 }
