@@ -8,14 +8,18 @@
 //! Conflicts: applies are not forced unless `force_conflicts` is set, so a
 //! field another manager changed (`kubectl scale`, an operator) is reported
 //! as a conflict with the server's message instead of being overwritten.
+//! An object of the same name that another workload (or a person) created
+//! is never taken over: every workload applies as field manager `podium`,
+//! so server-side apply alone would not notice; the owner label does.
 
 use std::collections::BTreeSet;
 
 use podium_driver_sdk::{Error, Request, log};
+use serde_json::Value;
 
 use crate::inputs::{Mode, State};
 use crate::kube::Client;
-use crate::manifest::{Kind, OWNER_LABEL};
+use crate::manifest::{Kind, Manifest, OWNER_LABEL};
 use crate::render::Target;
 use crate::{Changes, Kubernetes, Prepared, state_for};
 
@@ -34,6 +38,9 @@ pub(crate) fn plan(req: &Request<Kubernetes>, prepared: &Prepared) -> Result<Cha
     let mut rendered = BTreeSet::new();
     for object in &prepared.objects {
         let live = client.get(object.kind, namespace, &object.name)?;
+        if let Some(live) = &live {
+            check_owner(object, live, &prepared.target)?;
+        }
         let live_hash = live.as_ref().and_then(|l| {
             l.pointer(&format!(
                 "/metadata/annotations/{}",
@@ -63,6 +70,13 @@ pub(crate) fn apply(req: &Request<Kubernetes>, prepared: &Prepared) -> Result<St
     let client = client(req)?;
     let target = &prepared.target;
     let mut rendered = BTreeSet::new();
+    // Every owner is checked before anything is written, so a conflict
+    // changes nothing.
+    for object in &prepared.objects {
+        if let Some(live) = client.get(object.kind, &object.namespace, &object.name)? {
+            check_owner(object, &live, target)?;
+        }
+    }
     for object in &prepared.objects {
         let created = client.apply(object)?;
         log::info(format!(
@@ -103,6 +117,29 @@ pub(crate) fn delete(req: &Request<Kubernetes>, target: &Target) -> Result<(), E
         prune(&client, &namespace, &selector(target), &BTreeSet::new())?;
     }
     Ok(())
+}
+
+/// Refuses to touch a live object that carries another owner (or none).
+fn check_owner(object: &Manifest, live: &Value, target: &Target) -> Result<(), Error> {
+    let owner = live
+        .pointer(&format!(
+            "/metadata/labels/{}",
+            OWNER_LABEL.replace('/', "~1")
+        ))
+        .and_then(Value::as_str);
+    if owner == Some(target.owner.as_str()) {
+        return Ok(());
+    }
+    let who = match owner {
+        Some(other) => format!("another Podium workload ({OWNER_LABEL}={other})"),
+        None => "something else than this workload (no podium.dev/owner label)".to_owned(),
+    };
+    Err(Error::conflict(format!(
+        "{} in namespace {} already exists and belongs to {who}; Podium does not take it over: \
+         delete it, or give this workload another name or namespace",
+        object.id(),
+        object.namespace
+    )))
 }
 
 /// Deletes the owned objects of every kind that are not in `keep`.

@@ -61,7 +61,9 @@ pub(crate) fn plan(req: &Request<Kubernetes>, prepared: &Prepared) -> Result<Cha
         let name = object.file_name();
         let path = dir.join(&name);
         let label = format!("{}", path.display());
-        match read(&path)? {
+        let existing = read(&path)?;
+        check_owner(&path, existing.as_deref(), owner)?;
+        match existing {
             None => changes.create.push(label),
             Some(text) if text == file_text(object, owner) => changes.unchanged.push(label),
             Some(_) => changes.change.push(label),
@@ -79,17 +81,24 @@ pub(crate) fn plan(req: &Request<Kubernetes>, prepared: &Prepared) -> Result<Cha
 pub(crate) fn apply(req: &Request<Kubernetes>, prepared: &Prepared) -> Result<State, Error> {
     let dir = directory(req, &prepared.target)?;
     let owner = &prepared.target.owner;
-    std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
+    // Check every file before writing any, so a conflict changes nothing.
+    let mut writes = Vec::new();
     let mut rendered = BTreeSet::new();
     for object in &prepared.objects {
         let name = object.file_name();
         let path = dir.join(&name);
         let text = file_text(object, owner);
-        if read(&path)?.as_deref() != Some(text.as_str()) {
-            write_atomically(&path, &text)?;
-            log::info(format!("wrote {}", path.display()));
+        let existing = read(&path)?;
+        check_owner(&path, existing.as_deref(), owner)?;
+        if existing.as_deref() != Some(text.as_str()) {
+            writes.push((path, text));
         }
         rendered.insert(name);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
+    for (path, text) in writes {
+        write_atomically(&path, &text)?;
+        log::info(format!("wrote {}", path.display()));
     }
     remove_owned(&dir, owner, &rendered)?;
     // The directory moved (another gitops_dir, app or env): clean the old one.
@@ -151,6 +160,29 @@ fn remove_if_empty(dir: &Path) {
     }
 }
 
+/// The owner named in a file's header.
+fn file_owner(text: &str) -> Option<&str> {
+    text.lines()
+        .take(3)
+        .find_map(|line| line.strip_prefix(OWNER_PREFIX))
+}
+
+/// Refuses to overwrite a file another workload (or a person) wrote.
+fn check_owner(path: &Path, existing: Option<&str>, owner: &str) -> Result<(), Error> {
+    match existing.map(file_owner) {
+        None => Ok(()),
+        Some(Some(o)) if o == owner => Ok(()),
+        Some(other) => Err(Error::conflict(format!(
+            "{} already exists and belongs to {}; Podium does not overwrite it",
+            path.display(),
+            match other {
+                Some(o) => format!("another Podium workload (owner {o})"),
+                None => "no Podium workload (no `# podium-owner:` line)".to_owned(),
+            }
+        ))),
+    }
+}
+
 /// Names of the `.yaml` files in `dir` owned by `owner`, sorted.
 fn owned_files(dir: &Path, owner: &str) -> Result<Vec<String>, Error> {
     let entries = match std::fs::read_dir(dir) {
@@ -166,11 +198,7 @@ fn owned_files(dir: &Path, owner: &str) -> Result<Vec<String>, Error> {
             continue;
         }
         let text = read(&dir.join(&name))?.unwrap_or_default();
-        let owned = text
-            .lines()
-            .take(3)
-            .any(|line| line.strip_prefix(OWNER_PREFIX) == Some(owner));
-        if owned {
+        if file_owner(&text) == Some(owner) {
             names.push(name);
         }
     }

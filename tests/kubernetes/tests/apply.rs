@@ -329,3 +329,64 @@ async fn the_cluster_must_be_granted_and_trusted() {
     assert!(owned(kube, &ns, "ConfigMap").is_empty());
     assert!(owned(kube, &ns, "Secret").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_of_another_owner_are_never_taken_over() {
+    let kube = kube();
+    kube.install_standin_crds();
+    let ns = namespace("owner");
+    let grants = vec![kube.url.clone()];
+    let mut ours = req(kube, &ns, &hello());
+    apply(&mut ours, &grants).await.outputs();
+
+    // Another app's workload of the same name, in the same namespace.
+    let mut theirs = req(kube, &ns, &hello());
+    theirs.context.app_id = "other-app".into();
+    theirs.context.guresid = podium_driver_kubernetes::names::short_hash("other", 40);
+    for called in [
+        call(Operation::Plan, &theirs, &grants).await,
+        apply(&mut theirs, &grants).await,
+    ] {
+        let (kind, message) = driver_error(&called);
+        assert_eq!(kind, "conflict", "{message}");
+        // The first object in apply order that exists: the ConfigMap.
+        assert!(message.contains("ConfigMap/hello-web-files-"), "{message}");
+        assert!(message.contains("another Podium workload"), "{message}");
+    }
+    // Ours is untouched.
+    let (_, live) = kube.get(&path(&ns, "Deployment", "hello"));
+    assert_eq!(
+        live["metadata"]["labels"]["podium.dev/owner"],
+        json!(guresid("hello"))
+    );
+
+    // A Service someone created by hand is not adopted either.
+    let mut worker = json!({
+        "metadata": {"name": "worker"},
+        "containers": {"main": {"image": "ghcr.io/acme/worker:1"}},
+        "service": {"ports": {"http": {"port": 8080}}}
+    });
+    let manual = json!({"apiVersion": "core.test.podium.dev/v1", "kind": "Service",
+        "metadata": {"name": "worker", "namespace": ns}, "spec": {"type": "ClusterIP"}});
+    let (code, body) = kube.request(
+        "POST",
+        &path(&ns, "Service", "").trim_end_matches('/').to_owned(),
+        "application/json",
+        &manual.to_string(),
+    );
+    assert_eq!(code, 201, "{body}");
+    let mut r = req(kube, &ns, &worker);
+    let (kind, message) = driver_error(&apply(&mut r, &grants).await);
+    assert_eq!(kind, "conflict", "{message}");
+    assert!(
+        message.contains("Service/worker") && message.contains("no podium.dev/owner"),
+        "{message}"
+    );
+    // Checked before anything is written: no Deployment for the worker.
+    let (code, _) = kube.get(&path(&ns, "Deployment", "worker"));
+    assert_eq!(code, 404);
+    // Without the service, the worker applies fine.
+    worker.as_object_mut().unwrap().remove("service");
+    r.params = json!({ "workload": worker });
+    apply(&mut r, &grants).await.outputs();
+}

@@ -235,3 +235,30 @@ async fn the_password_stays_out_of_logs_outputs_and_state() {
     assert!(!visible.contains(&b64), "{visible}");
     assert!(out.outputs().secrets.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_others_are_never_overwritten() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("shop/dev");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A hand-written file where the Service would go.
+    std::fs::write(dir.join("service-hello.yaml"), "kind: Service\n").unwrap();
+    let mut r = req(&hello(), root.path());
+    for called in [
+        call(Operation::Plan, &r, &grant(root.path())).await,
+        apply(&mut r, &grant(root.path())).await,
+    ] {
+        let err = called.error();
+        assert_eq!(err.kind_code(), "conflict", "{err}");
+        assert!(err.to_string().contains("service-hello.yaml"), "{err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("service-hello.yaml")).unwrap(),
+        "kind: Service\n"
+    );
+    // Nothing else was written either.
+    assert_eq!(
+        files(&dir),
+        BTreeSet::from(["service-hello.yaml".to_owned()])
+    );
+}
