@@ -370,7 +370,7 @@ async fn objects_of_another_owner_are_never_taken_over() {
         "metadata": {"name": "worker", "namespace": ns}, "spec": {"type": "ClusterIP"}});
     let (code, body) = kube.request(
         "POST",
-        &path(&ns, "Service", "").trim_end_matches('/').to_owned(),
+        path(&ns, "Service", "").trim_end_matches('/'),
         "application/json",
         &manual.to_string(),
     );
