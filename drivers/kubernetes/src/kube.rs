@@ -35,7 +35,7 @@ impl Client {
         let https = base.to_ascii_lowercase().starts_with("https://");
         if !https && !base.to_ascii_lowercase().starts_with("http://") {
             return Err(Error::invalid_input(format!(
-                "driver_values.cluster.url: {base:?} must be an https:// URL"
+                "driver_values.cluster.url: {base:?} must be an https:// (or, through a local proxy, http://) URL"
             )));
         }
         let ca = match (&secrets.ca_data, &cluster.ca_data) {

@@ -60,7 +60,7 @@ pub fn render(input: &Input<'_>) -> Result<Vec<Manifest>, Error> {
             w.metadata.name
         )));
     }
-    if !names::is_dns_subdomain(&input.target.namespace) || input.target.namespace.contains('.') {
+    if !names::is_dns_label(&input.target.namespace) {
         return Err(Error::invalid_input(format!(
             "namespace: {:?} is not a DNS-1123 label",
             input.target.namespace
