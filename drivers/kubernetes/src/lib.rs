@@ -190,3 +190,60 @@ fn state_for(mode: Mode, target: &Target, objects: &[Manifest], dir: Option<Stri
         dir,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(create: &[&str], change: &[&str], unchanged: &[&str], prune: &[&str]) -> Changes {
+        let v = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect();
+        Changes {
+            create: v(create),
+            change: v(change),
+            unchanged: v(unchanged),
+            prune: v(prune),
+        }
+    }
+
+    #[test]
+    fn plans_say_what_happens_to_each_object() {
+        let p = changes(&["Deployment/a", "Service/a"], &[], &[], &[]).into_plan(true);
+        assert_eq!(
+            (p.action, p.summary.as_str()),
+            (Action::Create, "create Deployment/a, Service/a")
+        );
+        let p = changes(&[], &[], &["Deployment/a"], &[]).into_plan(false);
+        assert_eq!(
+            (p.action, p.summary.as_str()),
+            (Action::Unchanged, "1 unchanged")
+        );
+        let p = changes(
+            &["ConfigMap/b"],
+            &["Deployment/a"],
+            &["Service/a"],
+            &["Secret/c"],
+        )
+        .into_plan(false);
+        assert_eq!(
+            (p.action, p.summary.as_str()),
+            (
+                Action::Update,
+                "create ConfigMap/b; change Deployment/a; prune Secret/c; 1 unchanged"
+            )
+        );
+        // Objects gone behind Podium's back: recreating them is an update.
+        let p = changes(&["Deployment/a"], &[], &[], &[]).into_plan(false);
+        assert_eq!(p.action, Action::Update);
+    }
+
+    #[test]
+    fn info_describes_the_inputs() {
+        let info = Kubernetes::info();
+        assert_eq!(info.resource_types, ["workload"]);
+        let schema: serde_json::Value = serde_json::from_str(&info.inputs_schema).unwrap();
+        assert_eq!(
+            schema["properties"]["values"]["required"],
+            serde_json::json!(["namespace"])
+        );
+    }
+}
