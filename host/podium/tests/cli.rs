@@ -307,14 +307,22 @@ fn serve_lists_drivers_and_reuses_compiled_drivers_on_restart() {
     assert!(body.contains("\"status\":404"), "{body}");
     stop(child);
     let first = logs.join().unwrap();
-    assert_eq!(first.matches("source=Compiled").count(), ids.len(), "{first}");
+    assert_eq!(
+        first.matches("source=Compiled").count(),
+        ids.len(),
+        "{first}"
+    );
 
     // Second start: every built-in comes from the on-disk cache.
     let (child, addr, logs) = serve(data.path());
     assert_eq!(get(&addr, "/healthz").0, 200);
     stop(child);
     let second = logs.join().unwrap();
-    assert_eq!(second.matches("source=Cache").count(), ids.len(), "{second}");
+    assert_eq!(
+        second.matches("source=Cache").count(),
+        ids.len(),
+        "{second}"
+    );
     assert_eq!(second.matches("source=Compiled").count(), 0, "{second}");
 }
 
