@@ -5,6 +5,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("POSTGRES", "podium-driver-postgres"),
     ("POWERDNS", "podium-driver-powerdns"),
     ("S3", "podium-driver-s3"),
+    ("KUBERNETES", "podium-driver-kubernetes"),
 ];
 
 fn main() {

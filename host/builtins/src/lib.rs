@@ -42,6 +42,11 @@ pub const BUILTINS: &[Builtin] = &[
         component: components::S3,
         description: "a bucket through the S3 API (path-style, AWS Signature V4 computed in the driver)",
     },
+    Builtin {
+        id: "podium/kubernetes",
+        component: components::KUBERNETES,
+        description: "renders Score workloads to Kubernetes objects; server-side apply with prune, or files for GitOps",
+    },
 ];
 
 /// The built-in driver with this id.

@@ -136,7 +136,11 @@ mod imp {
             .map_err(|()| Error::failed("HTTP request body was already taken"))?;
 
         let future = outgoing_handler::handle(outgoing, options(request.timeout)).map_err(fail)?;
-        write_body(body, &request.body).map_err(|e| e.unwrap_or_else(|| transport(&url)))?;
+        // The outcome of the request decides, not the write: a server may
+        // answer before reading the whole body (a 401, a 413) and close the
+        // connection, and a request the host refuses closes the body too.
+        // Either way the response (or its error code) says what happened.
+        let written = write_body(body, &request.body);
 
         let response = loop {
             match future.get() {
@@ -146,6 +150,12 @@ mod imp {
                 None => future.subscribe().block(),
             }
         };
+        if let Err(e) = written
+            && !(400..600).contains(&response.status())
+        {
+            // A success answer to a body that did not go out whole is not one.
+            return Err(e.unwrap_or_else(|| transport(&url)));
+        }
         let status = response.status();
         let headers = response
             .headers()

@@ -7,5 +7,5 @@ mod components {
 
 /// The component of `tests/guests/hostile`: a driver that misbehaves on
 /// demand (`params.mode`: loop, memhog, panic, oversize, fail, http, sql,
-/// sleep, probe, log, ok).
+/// sleep, probe, log, fs, tls, ok).
 pub const HOSTILE: &[u8] = components::HOSTILE;
