@@ -192,7 +192,13 @@ fn owned_files(dir: &Path, owner: &str) -> Result<Vec<String>, Error> {
     };
     let mut names = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| io_error("list", dir, &e))?;
+        // Another workload of the same app/env may be renaming its files
+        // into this directory right now: an entry that vanished is not ours.
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_error("list", dir, &e)),
+        };
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.ends_with(".yaml") || !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;

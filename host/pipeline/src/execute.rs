@@ -326,6 +326,7 @@ impl Run {
             .collect();
         let mut started_at: HashMap<usize, Instant> = HashMap::new();
         let mut tasks: JoinSet<(usize, CallResult)> = JoinSet::new();
+        let mut applied_params: HashMap<usize, Value> = HashMap::new();
         let is_workload = |i: usize| {
             steps[i]
                 .node
@@ -399,6 +400,7 @@ impl Run {
                                 format!("apply with {}", call.driver.id),
                             );
                             started_at.insert(i, Instant::now());
+                            applied_params.insert(i, call.request.params.clone());
                             let runtime = inner.runtime.clone();
                             let permits = inner.permits.clone();
                             tasks.spawn(async move {
@@ -487,6 +489,7 @@ impl Run {
                         values: out.values.clone(),
                         secrets: out.secrets.clone(),
                         state: out.state.clone(),
+                        params: applied_params.remove(&i).unwrap_or(Value::Null),
                         deploy_id: self.rec.dep.id.clone(),
                         updated_at: Timestamp::now(),
                     };
@@ -649,9 +652,12 @@ impl Run {
             }
             self.rec.commit(ws).await?;
         }
-        if !self.failed {
-            self.rec.set_phase("delete", StepStatus::Succeeded);
-        }
+        let settled = if self.failed {
+            StepStatus::Failed
+        } else {
+            StepStatus::Succeeded
+        };
+        self.rec.set_phase("delete", settled);
         Ok(())
     }
 
@@ -857,7 +863,11 @@ impl Run {
             driver,
             request: DriverRequest {
                 context: context(m, &step.key, &step.guresid, &self.rec.dep.id),
-                params: json!({}),
+                params: if record.params.is_null() {
+                    json!({})
+                } else {
+                    record.params.clone()
+                },
                 driver_values: inputs.values,
                 driver_secrets: inputs.secrets,
                 state: record.state.clone(),

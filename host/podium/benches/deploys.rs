@@ -17,18 +17,30 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 fn call(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
     let mut r = match (method, body) {
         ("GET", _) => agent.get(url).call(),
-        ("PUT", Some(b)) => agent.put(url).header("content-type", "application/json").send(b.to_string()),
-        ("POST", Some(b)) => agent.post(url).header("content-type", "application/json").send(b.to_string()),
+        ("PUT", Some(b)) => agent
+            .put(url)
+            .header("content-type", "application/json")
+            .send(b.to_string()),
+        ("POST", Some(b)) => agent
+            .post(url)
+            .header("content-type", "application/json")
+            .send(b.to_string()),
         _ => unreachable!(),
     }
     .expect("request");
@@ -62,12 +74,31 @@ fn main() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().trim_start_matches("podium listening on ").to_owned();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .trim_start_matches("podium listening on ")
+        .to_owned();
     let a = agent();
-    assert_eq!(call(&a, "PUT", &format!("{base}/api/v1/apps/bench"), Some(&json!({}))).0, 200);
+    assert_eq!(
+        call(
+            &a,
+            "PUT",
+            &format!("{base}/api/v1/apps/bench"),
+            Some(&json!({}))
+        )
+        .0,
+        200
+    );
     for e in 0..envs {
-        let (st, v) = call(&a, "PUT", &format!("{base}/api/v1/apps/bench/envs/e{e}"), Some(&json!({"type": "development"})));
+        let (st, v) = call(
+            &a,
+            "PUT",
+            &format!("{base}/api/v1/apps/bench/envs/e{e}"),
+            Some(&json!({"type": "development"})),
+        );
         assert_eq!(st, 200, "{v}");
     }
     let workload = |round: usize| {
@@ -85,7 +116,8 @@ fn main() {
     let ids = Arc::new(Mutex::new(Vec::<String>::new()));
     let readers: Vec<_> = (0..2)
         .map(|_| {
-            let (stop, latencies, ids, base) = (stop.clone(), latencies.clone(), ids.clone(), base.clone());
+            let (stop, latencies, ids, base) =
+                (stop.clone(), latencies.clone(), ids.clone(), base.clone());
             std::thread::spawn(move || {
                 let a = agent();
                 let mut n = 0usize;
@@ -122,10 +154,17 @@ fn main() {
                         if e >= envs {
                             return;
                         }
-                        let (st, v) = call(&a, "POST", &format!("{base}/api/v1/apps/bench/envs/e{e}/deploys?wait=true"), Some(&body));
+                        let (st, v) = call(
+                            &a,
+                            "POST",
+                            &format!("{base}/api/v1/apps/bench/envs/e{e}/deploys?wait=true"),
+                            Some(&body),
+                        );
                         assert_eq!(st, 200, "{v}");
                         assert_eq!(v["status"], "succeeded", "{v}");
-                        ids.lock().unwrap().push(v["id"].as_str().unwrap().to_owned());
+                        ids.lock()
+                            .unwrap()
+                            .push(v["id"].as_str().unwrap().to_owned());
                     }
                 })
             })
@@ -134,7 +173,11 @@ fn main() {
             t.join().unwrap();
         }
         let took = started.elapsed();
-        let kind = if round == 0 { "first deploy (6 resources created)" } else { "new image (workload updated, 5 unchanged)" };
+        let kind = if round == 0 {
+            "first deploy (6 resources created)"
+        } else {
+            "new image (workload updated, 5 unchanged)"
+        };
         println!(
             "round {round}: {envs} deploys in {:.2} s = {:.0} deploys/s  [{kind}]",
             took.as_secs_f64(),

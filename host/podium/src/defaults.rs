@@ -1,8 +1,9 @@
 //! What a fresh data directory starts with, so that
 //! `podium deploy -f examples/hello/score.yaml --app hello --env dev` works
 //! with no infrastructure: the env type `development` and definitions that
-//! route every built-in resource type to built-in drivers. Seeded once (a
-//! marker key); operators may change or delete them afterwards.
+//! route every built-in resource type to built-in drivers (workloads to
+//! `podium/kubernetes` in GitOps mode, into `<data>/gitops`). Seeded once
+//! (when no env type exists); operators may change or delete them afterwards.
 
 use std::path::Path;
 
@@ -12,7 +13,7 @@ use serde_json::json;
 
 pub const DEV_ENV_TYPE: &str = "development";
 
-fn definitions() -> Vec<serde_json::Value> {
+fn definitions(gitops_dir: &str) -> Vec<serde_json::Value> {
     let dev = json!([{"env_type": DEV_ENV_TYPE}]);
     vec![
         json!({
@@ -27,14 +28,15 @@ fn definitions() -> Vec<serde_json::Value> {
             }}},
             "criteria": dev,
         }),
+        // Real manifests, written as files for Argo CD or Flux to pick up.
         json!({
-            "id": "dev-workload", "type": "workload", "driver_type": "podium/template",
+            "id": "dev-workload", "type": "workload", "driver_type": "podium/kubernetes",
             "driver_inputs": {"values": {
+                "mode": "gitops",
                 "namespace": "${resources.k8s-namespace.outputs.namespace}",
-                "templates": {
-                    "outputs": "name: \"{{ params.workload.metadata.name }}\"\nnamespace: \"{{ values.namespace }}\""
-                }
+                "gitops_dir": gitops_dir,
             }},
+            "grants": [format!("file://{gitops_dir}")],
             "criteria": dev,
         }),
         json!({
@@ -63,16 +65,23 @@ fn definitions() -> Vec<serde_json::Value> {
     ]
 }
 
-/// Seeds the defaults into an empty data directory.
-pub fn seed(repo: &Repo, _data_dir: &Path) -> anyhow::Result<()> {
+/// Seeds the defaults into an empty data directory. Workloads of the
+/// development env type become Kubernetes manifests in `<data>/gitops`.
+pub fn seed(repo: &Repo, data_dir: &Path) -> anyhow::Result<()> {
     if repo.env_type(DEV_ENV_TYPE)?.is_some() || !repo.env_types()?.is_empty() {
         return Ok(());
     }
+    let gitops = data_dir.join("gitops");
+    std::fs::create_dir_all(&gitops)?;
+    let gitops = gitops.canonicalize()?;
+    let gitops = gitops.to_str().ok_or_else(|| {
+        anyhow::anyhow!("the data directory path is not UTF-8: {}", gitops.display())
+    })?;
     let mut ws = WriteSet::new();
     ws.env_type(&EnvironmentType {
         id: DEV_ENV_TYPE.to_owned(),
     });
-    for mut d in definitions() {
+    for mut d in definitions(gitops) {
         d["version"] = json!(1);
         let def: ResourceDefinition = serde_json::from_value(d)?;
         ws.definition(&def);

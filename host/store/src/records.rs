@@ -181,6 +181,10 @@ pub struct ActiveRecord {
     /// generated credentials here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<Value>,
+    /// The params of the last apply (never secret: secret strings of a
+    /// workload are `{"$secret": …}` references); `delete` gets them again.
+    #[serde(default)]
+    pub params: Value,
     /// The deployment that last applied it.
     pub deploy_id: String,
     pub updated_at: Timestamp,

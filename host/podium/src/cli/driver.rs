@@ -151,14 +151,21 @@ async fn test(
             elapsed,
         }) => {
             let mut out = match result {
-                Outcome::Applied(o) => json!({
-                    "outcome": "applied",
-                    "values": o.values,
-                    "secrets": if show_secrets { Value::Object(o.secrets) } else { redact(&o.secrets) },
-                    // Drivers keep generated credentials in their state:
-                    // mask the secret outputs there too.
-                    "state": if show_secrets { o.state.clone().unwrap_or(Value::Null) } else { mask_secrets(o.state.clone().unwrap_or(Value::Null), &o.secrets) },
-                }),
+                Outcome::Applied(o) => {
+                    let state = if show_secrets {
+                        o.state.clone().unwrap_or(Value::Null)
+                    } else {
+                        mask_secrets(o.state.clone().unwrap_or(Value::Null), &o.secrets)
+                    };
+                    json!({
+                        "outcome": "applied",
+                        "values": o.values,
+                        "secrets": if show_secrets { Value::Object(o.secrets) } else { redact(&o.secrets) },
+                        // Drivers keep generated credentials in their state:
+                        // the secret outputs are masked there too.
+                        "state": state,
+                    })
+                }
                 Outcome::Plan { action, summary } => {
                     json!({ "outcome": "plan", "action": action, "summary": summary })
                 }

@@ -554,7 +554,9 @@ fn deploy_body(
     let mut workloads = Vec::new();
     for f in files {
         let w = podium_score::load_file(f).map_err(|report| anyhow::anyhow!("{report}"))?;
-        workloads.push(serde_json::to_value(&w)?);
+        let mut w = serde_json::to_value(&w)?;
+        inline_file_sources(f, &mut w)?;
+        workloads.push(w);
     }
     let mut image = None;
     let mut per = Map::new();
@@ -574,6 +576,46 @@ fn deploy_body(
         body["comment"] = json!(c);
     }
     Ok(body)
+}
+
+/// Files with a `source` travel with the workload: the server has no access
+/// to the developer's disk. The loader already refused sources that escape
+/// the Score file's directory.
+fn inline_file_sources(score: &std::path::Path, workload: &mut Value) -> anyhow::Result<()> {
+    let base = score.parent().unwrap_or(std::path::Path::new("."));
+    let Some(containers) = workload
+        .get_mut("containers")
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(());
+    };
+    for (cname, c) in containers.iter_mut() {
+        let Some(files) = c.get_mut("files").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (target, file) in files.iter_mut() {
+            let Some(source) = file
+                .get("source")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let path = base.join(&source);
+            let content = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "{}: containers.{cname}.files.{target}: reading source {}",
+                    score.display(),
+                    path.display()
+                )
+            })?;
+            if let Some(obj) = file.as_object_mut() {
+                obj.remove("source");
+                obj.insert("content".into(), Value::String(content));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn deploy(a: DeployArgs) -> anyhow::Result<ExitCode> {
