@@ -101,14 +101,16 @@ impl Run {
             "deployment started".into(),
         );
         self.rec.set_phase("read", StepStatus::Running);
-        self.rec.commit(ws).await?;
 
-        let Some(set) = self.read().await? else {
+        // Start, Read and Match are written together (one write instead of
+        // three: nothing external happens in between).
+        let Some(set) = self.read(&mut ws).await? else {
             return self.finish().await;
         };
-        let Some(matched) = self.match_phase(&set).await? else {
+        let Some(matched) = self.match_phase(&set, &mut ws).await? else {
             return self.finish().await;
         };
+        self.rec.commit(ws).await?;
         self.create(&matched).await?;
         self.delete(&matched).await?;
         self.finish().await
@@ -136,18 +138,20 @@ impl Run {
     }
 
     /// Read: the new set from the delta (or the rollback source).
-    async fn read(&mut self) -> Result<Option<DeploymentSet>, podium_store::RepoError> {
+    async fn read(
+        &mut self,
+        ws: &mut WriteSet,
+    ) -> Result<Option<DeploymentSet>, podium_store::RepoError> {
         let inner = self.inner();
         let repo = &inner.repo;
-        let mut ws = WriteSet::new();
         let (app, env_id) = (self.rec.dep.app.clone(), self.rec.dep.env.clone());
         let Some(mut env) = repo.env(&app, &env_id)? else {
             self.fail(
-                &mut ws,
+                ws,
                 "read",
                 format!("environment {app}/{env_id} no longer exists"),
             );
-            self.rec.commit(ws).await?;
+            self.rec.commit(std::mem::take(ws)).await?;
             return Ok(None);
         };
         let request = self.rec.dep.request.clone();
@@ -170,8 +174,8 @@ impl Run {
         let set = match result {
             Ok(set) => set,
             Err(message) => {
-                self.fail(&mut ws, "read", message);
-                self.rec.commit(ws).await?;
+                self.fail(ws, "read", message);
+                self.rec.commit(std::mem::take(ws)).await?;
                 return Ok(None);
             }
         };
@@ -183,7 +187,7 @@ impl Run {
         self.rec.set_phase("read", StepStatus::Succeeded);
         self.rec.set_phase("match", StepStatus::Running);
         self.rec.event(
-            &mut ws,
+            ws,
             "SetCreated",
             None,
             None,
@@ -193,7 +197,6 @@ impl Run {
                 set.modules().len()
             ),
         );
-        self.rec.commit(ws).await?;
         Ok(Some(set))
     }
 
@@ -201,19 +204,19 @@ impl Run {
     async fn match_phase(
         &mut self,
         set: &DeploymentSet,
+        ws: &mut WriteSet,
     ) -> Result<Option<Matched>, podium_store::RepoError> {
         let inner = self.inner();
         let repo = &inner.repo;
-        let mut ws = WriteSet::new();
         let app = self.rec.dep.app.clone();
         let env_id = self.rec.dep.env.clone();
         let Some(env_rec) = repo.env(&app, &env_id)? else {
             self.fail(
-                &mut ws,
+                ws,
                 "match",
                 format!("environment {app}/{env_id} no longer exists"),
             );
-            self.rec.commit(ws).await?;
+            self.rec.commit(std::mem::take(ws)).await?;
             return Ok(None);
         };
         let env = crate::context(&env_rec);
@@ -248,8 +251,8 @@ impl Run {
         let (graph, plan) = match planned {
             Ok(x) => x,
             Err(message) => {
-                self.fail(&mut ws, "match", message);
-                self.rec.commit(ws).await?;
+                self.fail(ws, "match", message);
+                self.rec.commit(std::mem::take(ws)).await?;
                 return Ok(None);
             }
         };
@@ -271,7 +274,7 @@ impl Run {
             .collect();
         self.rec.set_phase("match", StepStatus::Succeeded);
         self.rec.event(
-            &mut ws,
+            ws,
             "PlanCreated",
             None,
             None,
@@ -283,7 +286,6 @@ impl Run {
                 plan.count(Action::Delete)
             ),
         );
-        self.rec.commit(ws).await?;
         Ok(Some(Matched {
             graph,
             plan,
@@ -334,8 +336,9 @@ impl Run {
                 .is_some_and(|n| matches!(n.kind, NodeKind::Workload { .. }))
         };
 
+        // Completions are written together with the starts they enable.
+        let mut ws = WriteSet::new();
         loop {
-            let mut ws = WriteSet::new();
             // Skip what cannot run, settle unchanged steps, start the ready ones.
             let mut progress = true;
             while progress {
@@ -425,12 +428,11 @@ impl Run {
                 }
             }
             if !ws.is_empty() {
-                self.rec.commit(ws).await?;
+                self.rec.commit(std::mem::take(&mut ws)).await?;
             }
             let Some(joined) = tasks.join_next().await else {
                 break;
             };
-            let mut ws = WriteSet::new();
             let (i, result) = match joined {
                 Ok(x) => x,
                 Err(e) => {
@@ -440,7 +442,6 @@ impl Run {
                         "create",
                         format!("internal error in a driver task: {e}"),
                     );
-                    self.rec.commit(ws).await?;
                     continue;
                 }
             };
@@ -458,7 +459,6 @@ impl Run {
                             None,
                             "driver returned no outputs".into(),
                         );
-                        self.rec.commit(ws).await?;
                         continue;
                     };
                     let step = &steps[i];
@@ -525,7 +525,6 @@ impl Run {
                     self.step_failed(&mut ws, i, phase, Some(driver), e.to_string());
                 }
             }
-            self.rec.commit(ws).await?;
         }
 
         // Phases settle once every step has.
