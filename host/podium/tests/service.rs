@@ -297,6 +297,65 @@ fn quick_start_hello_and_plan() {
         "apiVersion: podium.dev/v1\nkind: Application\nmetadata: {id: hello}\n---\napiVersion: podium.dev/v1\nkind: Environment\nmetadata: {id: dev, app: hello}\nspec: {type: development}\n",
     );
     assert!(s.cli(&["apply", "-f", &setup]).status.success());
+    // Every kind of declarative document; re-applying changes nothing.
+    let more = file(
+        tmp.path(),
+        "more.yaml",
+        r#"
+apiVersion: podium.dev/v1
+kind: ResourceDefinition
+metadata: {id: redis-dev}
+spec:
+  type: redis
+  driver_type: podium/echo
+  driver_inputs:
+    values: {host: "redis.${context.env.id}.svc", port: 6379}
+    secrets: {password: "${values.REDIS_PASSWORD}"}
+  criteria: [{env_type: development}]
+---
+apiVersion: podium.dev/v1
+kind: Values
+metadata: {app: hello}
+spec:
+  REDIS_PASSWORD: {value: s3cr3t-redis-pw, secret: true}
+  LOG_LEVEL: debug
+---
+apiVersion: podium.dev/v1
+kind: WorkloadProfile
+metadata: {id: small}
+spec: {replicas: 2}
+"#,
+    );
+    let o = s.cli(&["apply", "-f", &more]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("definition/redis-dev configured (version 1)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = s.cli(&["apply", "-f", &more]);
+    assert!(
+        stdout(&o).contains("definition/redis-dev unchanged"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("profile/small unchanged"),
+        "{}",
+        stdout(&o)
+    );
+    let (_, values) = s.get("/api/v1/apps/hello/values");
+    assert_eq!(
+        values["app"]["REDIS_PASSWORD"]["value"], "<redacted>",
+        "{values}"
+    );
+    assert_eq!(values["app"]["LOG_LEVEL"]["value"], "debug", "{values}");
+    let o = s.cli(&["get", "defs", "-o", "yaml"]);
+    assert!(stdout(&o).contains("redis-dev"), "{}", stdout(&o));
+    let (st, explain) =
+        s.get("/api/v1/apps/hello/envs/dev/explain?type=redis&res_id=modules.x.externals.cache");
+    assert_eq!(st, 200, "{explain}");
+    assert!(explain.to_string().contains("redis-dev"), "{explain}");
     let hello = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/hello/score.yaml"
