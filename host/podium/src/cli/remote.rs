@@ -501,13 +501,17 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
                         c.put_json(&format!("/api/v1/apps/{app}/values/{k}{q}"), &body)?;
                         changed += 1;
                     }
+                    // Secret values are never shown, so they are sent again; the
+                    // server keeps its version when nothing changed.
+                    let after = c.get(&format!("/api/v1/apps/{app}/values"))?;
+                    let bumped = after.get("version") != before.get("version");
                     format!(
                         "values/{app}{} {}",
                         env.map(|e| format!("/{e}")).unwrap_or_default(),
-                        if changed == 0 {
+                        if changed == 0 || !bumped {
                             "unchanged".to_owned()
                         } else {
-                            format!("{changed} set")
+                            format!("configured (version {})", after["version"])
                         }
                     )
                 }
