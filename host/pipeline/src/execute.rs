@@ -300,19 +300,7 @@ impl Run {
     async fn create(&mut self, m: &Matched) -> Result<(), podium_store::RepoError> {
         let inner = self.inner();
         let steps = &m.plan.steps;
-        let mut outputs: HashMap<ResourceKey, Outputs> = m
-            .active
-            .values()
-            .map(|a| {
-                (
-                    a.resource.key.clone(),
-                    Outputs {
-                        values: a.values.clone(),
-                        secrets: a.secrets.clone(),
-                    },
-                )
-            })
-            .collect();
+        let mut outputs = outputs_of(m.active.values());
         // Steps whose outputs changed in this deployment: their dependents
         // re-apply even when their own inputs did not change.
         let mut changed: HashSet<usize> = HashSet::new();
@@ -582,18 +570,7 @@ impl Run {
         // Outputs of everything still active (what deleted definitions read).
         let repo = &inner.repo;
         let active: Vec<ActiveRecord> = repo.active(&self.rec.dep.app, &self.rec.dep.env)?;
-        let outputs: HashMap<ResourceKey, Outputs> = active
-            .iter()
-            .map(|a| {
-                (
-                    a.resource.key.clone(),
-                    Outputs {
-                        values: a.values.clone(),
-                        secrets: a.secrets.clone(),
-                    },
-                )
-            })
-            .collect();
+        let outputs = outputs_of(active.iter());
         for i in deletes {
             let step = &m.plan.steps[i];
             let mut ws = WriteSet::new();
@@ -922,6 +899,24 @@ fn context(m: &Matched, key: &ResourceKey, guresid: &str, deploy_id: &str) -> Co
         guresid: guresid.to_owned(),
         deploy_id: deploy_id.to_owned(),
     }
+}
+
+/// The outputs of active resources, by resource key (what placeholders
+/// read).
+pub(crate) fn outputs_of<'a>(
+    active: impl Iterator<Item = &'a ActiveRecord>,
+) -> HashMap<ResourceKey, Outputs> {
+    active
+        .map(|a| {
+            (
+                a.resource.key.clone(),
+                Outputs {
+                    values: a.values.clone(),
+                    secrets: a.secrets.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 fn short(id: &str) -> &str {

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use podium_core::{
-    Action, ActiveResource, Definitions, Graph, NodeKind, Outputs, Resolver, ResourceKey,
-    UpdateReason, plan_graph,
+    Action, ActiveResource, Definitions, Graph, NodeKind, Resolver, ResourceKey, UpdateReason,
+    plan_graph,
 };
 use podium_runtime::{Context, DriverRequest, Grants, Operation, Outcome};
 use podium_store::DeployRequest;
@@ -110,18 +110,7 @@ pub(crate) async fn plan(
         Graph::build(&set, &ctx, &definitions).map_err(|e| invalid("set", e.to_string()))?;
     let plan = plan_graph(&graph, set.id(), &values, &active_list)
         .map_err(|e| invalid("set", e.to_string()))?;
-    let outputs: HashMap<ResourceKey, Outputs> = active
-        .iter()
-        .map(|a| {
-            (
-                a.resource.key.clone(),
-                Outputs {
-                    values: a.values.clone(),
-                    secrets: a.secrets.clone(),
-                },
-            )
-        })
-        .collect();
+    let outputs = crate::execute::outputs_of(active.iter());
     let state: HashMap<&str, &Option<Value>> = active
         .iter()
         .map(|a| (a.resource.guresid.as_str(), &a.state))

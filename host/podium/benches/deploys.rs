@@ -64,7 +64,7 @@ fn main() {
     }
     let envs = env_or("ENVS", 100);
     let rounds = env_or("ROUNDS", 3);
-    let clients = env_or("CLIENTS", 16);
+    let clients = env_or("CLIENTS", 100);
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_podium"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])

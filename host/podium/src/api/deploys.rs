@@ -222,7 +222,13 @@ pub async fn create_deploy(
             who: who(&headers),
         })
         .await?;
-    if q.wait {
+    accepted(&s, dep, q.wait).await
+}
+
+/// `202` with the deployment's id and URL, or with `wait`, `200` with the
+/// finished deployment.
+async fn accepted(s: &Service, dep: Deployment, wait: bool) -> ApiResult<Response> {
+    if wait {
         let done = s.pipeline().wait(&dep.id).await?;
         return Ok((StatusCode::OK, Json(shown(&done))).into_response());
     }
@@ -418,17 +424,7 @@ pub async fn rollback(
             who: who(&headers),
         })
         .await?;
-    if q.wait {
-        let done = s.pipeline().wait(&dep.id).await?;
-        return Ok((StatusCode::OK, Json(shown(&done))).into_response());
-    }
-    let url = deploy_url(&dep);
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, url.clone())],
-        Json(json!({"id": dep.id, "url": url, "status": dep.status})),
-    )
-        .into_response())
+    accepted(&s, dep, q.wait).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
