@@ -1,6 +1,7 @@
 //! Where drivers come from: the built-ins embedded in the binary, or a
 //! component file named on the command line.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,14 +27,20 @@ pub fn runtime(config: RuntimeConfig) -> anyhow::Result<Runtime> {
 
 /// Load `spec`: a built-in id like `podium/echo`, or a path to a `.wasm` file.
 pub fn load(runtime: &Runtime, spec: &str) -> anyhow::Result<Arc<Driver>> {
+    let (id, bytes) = read(spec)?;
+    Ok(runtime.load(&id, &bytes)?)
+}
+
+/// The id and component bytes of `spec` (a built-in id or a `.wasm` path).
+pub fn read(spec: &str) -> anyhow::Result<(String, Cow<'static, [u8]>)> {
     if let Some(b) = podium_builtins::get(spec) {
-        return Ok(runtime.load(b.id, b.component)?);
+        return Ok((b.id.to_string(), Cow::Borrowed(b.component)));
     }
     let path = Path::new(spec);
     if path.extension().is_some_and(|e| e == "wasm") || path.exists() {
         let bytes = std::fs::read(path)
             .with_context(|| format!("reading driver component {}", path.display()))?;
-        return Ok(runtime.load(&path.display().to_string(), &bytes)?);
+        return Ok((path.display().to_string(), Cow::Owned(bytes)));
     }
     let known: Vec<&str> = podium_builtins::BUILTINS.iter().map(|b| b.id).collect();
     bail!(

@@ -338,14 +338,18 @@ fn driver_error(e: wit_types::Error, policy: &Policy, mask: &SecretMask) -> Faul
     };
     let mut message = mask.apply(&message);
     // The host knows exactly what it refused; say it even if the driver's
-    // own message is vague.
-    if kind == DriverErrorKind::Denied {
-        for d in policy.denials() {
-            let d = d.to_string();
-            if !message.contains(&d) {
-                message = format!("{message} ({d})");
-            }
+    // own message is vague, or if it reported the refusal as something else
+    // (JavaScript's `fetch` turns every failure into "NetworkError").
+    for d in policy.denials() {
+        let d = d.to_string();
+        if message.contains(&d) {
+            continue;
         }
+        message = if kind == DriverErrorKind::Denied {
+            format!("{message} ({d})")
+        } else {
+            format!("{message} (the host denied a request of this call: {d})")
+        };
     }
     Fault::Driver { kind, message }
 }

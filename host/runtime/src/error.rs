@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::inspect::InspectError;
+
 /// Which export was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -173,16 +175,13 @@ pub fn short_digest(digest: &str) -> &str {
 /// Loading a component failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("driver {driver}: not a WebAssembly component: {message}")]
-    NotAComponent { driver: String, message: String },
-    #[error(
-        "driver {driver}: exports no supported driver interface (found: {found}); \
-         this host supports {supported}"
-    )]
-    UnsupportedVersion {
+    /// Not a driver this host can run (see [`crate::inspect`]). The reason
+    /// is part of the message, not a separate `source`, so `{:#}` chains do
+    /// not print it twice.
+    #[error("driver {driver}: {reason}")]
+    Invalid {
         driver: String,
-        found: String,
-        supported: String,
+        reason: InspectError,
     },
     #[error("driver {driver}: cannot be linked: {message}")]
     Link { driver: String, message: String },

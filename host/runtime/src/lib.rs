@@ -20,11 +20,13 @@
 //! starts from a fresh instance.
 
 mod cache;
+mod contract;
 mod driver;
 mod engine;
 mod error;
 pub mod grants;
 mod http;
+mod inspect;
 mod limits;
 mod mask;
 mod policy;
@@ -50,6 +52,7 @@ pub use error::{
     CallError, DriverErrorKind, Fault, LoadError, Operation, RuntimeError, short_digest,
 };
 pub use grants::{GrantError, Grants};
+pub use inspect::{ComponentInfo, DRIVER_INTERFACE, InspectError, inspect};
 pub use limits::Limits;
 pub use mask::{REDACTED, SecretMask};
 pub use state::LogLine;
@@ -128,15 +131,28 @@ impl Runtime {
         self.allocator
     }
 
-    /// Compile (or load from cache), check the contract version, link.
+    /// Check, compile (or load from cache), link.
+    ///
+    /// A component is [`inspect`]ed before it is compiled, so a file that is
+    /// not a driver for this host fails in milliseconds with a message that
+    /// names what it is, not after seconds of compiling. A cached artifact
+    /// was inspected when it was compiled; only its contract version is
+    /// read again.
     pub fn load(&self, id: &str, bytes: &[u8]) -> Result<Arc<Driver>, LoadError> {
         let started = Instant::now();
-        check_component_header(id, bytes)?;
+        let invalid = |reason| LoadError::Invalid {
+            driver: id.to_string(),
+            reason,
+        };
         let sha = hex::encode(Sha256::digest(bytes));
         let cached = self.cache.as_ref().and_then(|c| c.load(&self.engine, &sha));
-        let (component, code_source) = match cached {
-            Some(c) => (c, CodeSource::Cache),
+        let (component, code_source, wit_version) = match cached {
+            Some(c) => {
+                let version = self.contract_version(&c).map_err(invalid)?;
+                (c, CodeSource::Cache, version)
+            }
             None => {
+                let checked = inspect::check(bytes).map_err(invalid)?;
                 let c = Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
                     driver: id.to_string(),
                     message: format!("{e:#}"),
@@ -146,10 +162,9 @@ impl Runtime {
                 {
                     tracing::warn!(driver = id, error = %e, "could not cache the compiled driver");
                 }
-                (c, CodeSource::Compiled)
+                (c, CodeSource::Compiled, checked.wit_version)
             }
         };
-        let wit_version = self.contract_version(id, &component)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -180,33 +195,14 @@ impl Runtime {
         }))
     }
 
-    /// The `podium:driver/driver@X` the component exports, if supported.
-    fn contract_version(&self, id: &str, component: &Component) -> Result<String, LoadError> {
-        let ty = component.component_type();
-        let mut found = Vec::new();
-        for (name, _) in ty.exports(&self.engine) {
-            if let Some(v) = name.strip_prefix("podium:driver/driver@") {
-                if SUPPORTED_WIT_VERSIONS.contains(&v) {
-                    return Ok(v.to_string());
-                }
-                found.push(name.to_string());
-            } else if name.starts_with("podium:driver/driver") {
-                found.push(name.to_string());
-            }
-        }
-        Err(LoadError::UnsupportedVersion {
-            driver: id.to_string(),
-            found: if found.is_empty() {
-                "no podium:driver/driver export".into()
-            } else {
-                found.join(", ")
-            },
-            supported: SUPPORTED_WIT_VERSIONS
-                .iter()
-                .map(|v| format!("podium:driver/driver@{v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+    /// The supported `podium:driver/driver@X` a compiled component exports.
+    fn contract_version(&self, component: &Component) -> Result<String, InspectError> {
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        inspect::driver_version(&exports)
     }
 
     /// Ask a driver to describe itself.
@@ -252,20 +248,96 @@ impl Runtime {
     }
 }
 
-/// A clear message for things that are not components at all.
-fn check_component_header(id: &str, bytes: &[u8]) -> Result<(), LoadError> {
-    let err = |m: &str| LoadError::NotAComponent {
-        driver: id.to_string(),
-        message: m.to_string(),
-    };
-    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        return Err(err("missing the `\\0asm` magic number"));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One function or resource of each interface the host should link.
+    /// (`podium:driver/types` has neither: it holds only data types.)
+    const PROBES: &[(&str, &str)] = &[
+        ("wasi:cli/environment", "get-environment"),
+        ("wasi:cli/exit", "exit"),
+        ("wasi:cli/stdin", "get-stdin"),
+        ("wasi:cli/stdout", "get-stdout"),
+        ("wasi:cli/stderr", "get-stderr"),
+        ("wasi:cli/terminal-input", "terminal-input"),
+        ("wasi:cli/terminal-output", "terminal-output"),
+        ("wasi:cli/terminal-stdin", "get-terminal-stdin"),
+        ("wasi:cli/terminal-stdout", "get-terminal-stdout"),
+        ("wasi:cli/terminal-stderr", "get-terminal-stderr"),
+        ("wasi:clocks/monotonic-clock", "now"),
+        ("wasi:clocks/wall-clock", "now"),
+        ("wasi:filesystem/types", "descriptor"),
+        ("wasi:filesystem/preopens", "get-directories"),
+        ("wasi:io/error", "error"),
+        ("wasi:io/poll", "pollable"),
+        ("wasi:io/streams", "input-stream"),
+        ("wasi:random/random", "get-random-bytes"),
+        ("wasi:random/insecure", "get-insecure-random-bytes"),
+        ("wasi:random/insecure-seed", "insecure-seed"),
+        ("wasi:sockets/network", "network"),
+        ("wasi:sockets/instance-network", "instance-network"),
+        ("wasi:sockets/udp", "udp-socket"),
+        ("wasi:sockets/udp-create-socket", "create-udp-socket"),
+        ("wasi:sockets/tcp", "tcp-socket"),
+        ("wasi:sockets/tcp-create-socket", "create-tcp-socket"),
+        ("wasi:sockets/ip-name-lookup", "resolve-addresses"),
+        ("wasi:http/types", "fields"),
+        ("wasi:http/outgoing-handler", "handle"),
+        ("podium:driver/log", "log"),
+        ("podium:driver/sql", "connection"),
+    ];
+
+    /// Whether the linker defines `item` in the instance `import`. An
+    /// instance the linker lacks is not an error by itself (an import of
+    /// an empty instance type needs nothing), so ask for one item, typed
+    /// as a plain function: a present item then fails only on its type.
+    fn links(runtime: &Runtime, import: &str, item: &str) -> bool {
+        let wat =
+            format!("(component (import \"{import}\" (instance (export \"{item}\" (func)))))");
+        let component = Component::new(&runtime.engine, wat).expect("valid component text");
+        match runtime.linker.instantiate_pre(&component) {
+            Ok(_) => true,
+            Err(e) => !format!("{e:?}").contains("implementation is missing"),
+        }
     }
-    // Byte 6-7 is the layer: 0 for core modules, 1 for components.
-    if bytes[6..8] != [1, 0] {
-        return Err(err(
-            "this is a core WebAssembly module; build a component (e.g. `cargo build --target wasm32-wasip2`)",
-        ));
+
+    /// `inspect` accepts the imports the linker provides: every listed
+    /// interface links (in the oldest and in the vendored WASI 0.2 version),
+    /// and interfaces it refuses do not link either.
+    #[test]
+    fn the_import_list_matches_the_linker() {
+        let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
+        for name in inspect::provided_imports() {
+            assert!(inspect::host_provides(&name), "{name}");
+            let (interface, _) = name.split_once('@').expect("versioned");
+            if interface == "podium:driver/types" {
+                continue;
+            }
+            let item = PROBES
+                .iter()
+                .find(|(i, _)| *i == interface)
+                .map(|(_, item)| *item)
+                .unwrap_or_else(|| panic!("no probe for {interface}"));
+            assert!(
+                links(&runtime, &name, item),
+                "{name} is listed but does not link"
+            );
+            if let Some(wasi) = name.strip_suffix("@0.2.0") {
+                let vendored = format!("{wasi}@0.2.12");
+                assert!(links(&runtime, &vendored, item), "{vendored}");
+            }
+        }
+        for (name, item) in [
+            ("wasi:http/incoming-handler@0.2.0", "handle"),
+            ("wasi:keyvalue/store@0.2.0-draft", "bucket"),
+            ("podium:driver/log@9.0.0", "log"),
+        ] {
+            assert!(!inspect::host_provides(name), "{name}");
+            assert!(
+                !links(&runtime, name, item),
+                "{name} links but is not listed"
+            );
+        }
     }
-    Ok(())
 }

@@ -219,6 +219,25 @@ async fn granted_http_succeeds_and_ungranted_is_denied() {
         .await
         .unwrap_err();
     assert_eq!(err.kind_code(), "denied");
+
+    // A driver that reports the refusal vaguely keeps its own verdict, and
+    // the host adds what it refused.
+    let err = apply(json!({"mode": "http", "url": url, "swallow": true}), &[])
+        .await
+        .unwrap_err();
+    match &err.fault {
+        Fault::Driver {
+            kind: DriverErrorKind::Failed,
+            message,
+        } => assert_eq!(
+            message,
+            &format!(
+                "the request failed (the host denied a request of this call: no grant allows \
+                 {grant}; the grant `{grant}` would allow it)"
+            )
+        ),
+        other => panic!("expected failed, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,7 +397,7 @@ fn non_components_are_refused_with_a_clear_error() {
     let e = RUNTIME.load("x", core_module).unwrap_err().to_string();
     assert!(e.contains("core WebAssembly module"), "{e}");
     let e = RUNTIME.load("y", b"hello world").unwrap_err().to_string();
-    assert!(e.contains("not a WebAssembly component"), "{e}");
+    assert!(e.contains("not WebAssembly"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -102,8 +102,16 @@ fn config(limits: Limits) -> RuntimeConfig {
 }
 
 async fn info(spec: &str) -> anyhow::Result<ExitCode> {
+    let (id, bytes) = drivers::read(spec)?;
+    // Inspected first: a file that is no driver for this host is refused
+    // without compiling it.
+    let component =
+        podium_runtime::inspect(&bytes).map_err(|e| podium_runtime::LoadError::Invalid {
+            driver: id.clone(),
+            reason: e,
+        })?;
     let runtime = drivers::runtime(config(Limits::default()))?;
-    let driver = drivers::load(&runtime, spec)?;
+    let driver = runtime.load(&id, &bytes)?;
     match runtime.info(&driver).await {
         Ok(info) => {
             print_json(&json!({
@@ -111,8 +119,10 @@ async fn info(spec: &str) -> anyhow::Result<ExitCode> {
                 "name": info.name,
                 "version": info.version,
                 "digest": driver.digest,
+                "size_bytes": component.size,
                 "wit_version": format!("podium:driver@{}", driver.wit_version),
                 "host_supports": SUPPORTED_WIT_VERSIONS.iter().map(|v| format!("podium:driver@{v}")).collect::<Vec<_>>(),
+                "imports": component.imports,
                 "resource_types": info.resource_types,
                 "inputs_schema": info.inputs_schema,
             }));

@@ -107,7 +107,14 @@ fn http_call(params: &Params) -> Result<Outputs<Value>, Error> {
     if let Some(body) = string(params, "body")? {
         request = request.body(body);
     }
-    let response = request.send()?;
+    // `swallow`: report any failure vaguely, as a careless driver (or
+    // JavaScript's `fetch`) would.
+    let response = match request.send() {
+        Err(_) if params.get("swallow") == Some(&Value::Bool(true)) => {
+            return Err(Error::failed("the request failed"));
+        }
+        r => r?,
+    };
     Ok(Outputs::new()
         .value("status", response.status)
         .value("body", response.text()))
