@@ -55,9 +55,11 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("inspect");
     for (lang, bytes) in &components {
-        group.bench_with_input(BenchmarkId::from_parameter(lang.dir()), bytes, |b, bytes| {
-            b.iter(|| inspect(bytes).expect("a driver"))
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(lang.dir()),
+            bytes,
+            |b, bytes| b.iter(|| inspect(bytes).expect("a driver")),
+        );
     }
     group.finish();
 
@@ -67,26 +69,36 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(1));
     for (lang, bytes) in &components {
-        group.bench_with_input(BenchmarkId::from_parameter(lang.dir()), bytes, |b, bytes| {
-            b.iter(|| {
-                let d = uncached.load(lang.driver_name(), bytes).expect("loads");
-                assert_eq!(d.code_source, CodeSource::Compiled);
-                d
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(lang.dir()),
+            bytes,
+            |b, bytes| {
+                b.iter(|| {
+                    let d = uncached.load(lang.driver_name(), bytes).expect("loads");
+                    assert_eq!(d.code_source, CodeSource::Compiled);
+                    d
+                })
+            },
+        );
     }
     group.finish();
 
     let mut group = c.benchmark_group("cached_load");
     for (lang, bytes) in &components {
-        cached.load(lang.driver_name(), bytes).expect("warms the cache");
-        group.bench_with_input(BenchmarkId::from_parameter(lang.dir()), bytes, |b, bytes| {
-            b.iter(|| {
-                let d = cached.load(lang.driver_name(), bytes).expect("loads");
-                assert_eq!(d.code_source, CodeSource::Cache);
-                d
-            })
-        });
+        cached
+            .load(lang.driver_name(), bytes)
+            .expect("warms the cache");
+        group.bench_with_input(
+            BenchmarkId::from_parameter(lang.dir()),
+            bytes,
+            |b, bytes| {
+                b.iter(|| {
+                    let d = cached.load(lang.driver_name(), bytes).expect("loads");
+                    assert_eq!(d.code_source, CodeSource::Cache);
+                    d
+                })
+            },
+        );
     }
     group.finish();
 
