@@ -6,6 +6,7 @@ usage: s3_check.py ENDPOINT REGION BUCKET COMMAND [ARGS]
   count           print how many objects the bucket holds
   exists          print yes or no
   created         print the bucket's creation time (ListBuckets)
+  buckets         print every bucket name starting with BUCKET (ListBuckets)
 Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 """
 import sys
@@ -37,5 +38,9 @@ elif command == "exists":
 elif command == "created":
     found = [b for b in s3.list_buckets()["Buckets"] if b["Name"] == bucket]
     print(found[0]["CreationDate"].isoformat() if found else "none")
+elif command == "buckets":
+    for b in s3.list_buckets()["Buckets"]:
+        if b["Name"].startswith(bucket):
+            print(b["Name"])
 else:
     sys.exit(f"unknown command {command}")

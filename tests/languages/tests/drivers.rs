@@ -25,7 +25,8 @@ static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
 
 /// Each language's driver, built and loaded once.
 fn driver(lang: Lang) -> Arc<Driver> {
-    static LOADED: LazyLock<Mutex<HashMap<Lang, Arc<OnceLock<Arc<Driver>>>>>> =
+    type Loaded = HashMap<Lang, Arc<OnceLock<Arc<Driver>>>>;
+    static LOADED: LazyLock<Mutex<Loaded>> =
         LazyLock::new(Default::default);
     let cell = LOADED.lock().unwrap().entry(lang).or_default().clone();
     cell.get_or_init(|| {

@@ -109,8 +109,19 @@ async fn blocking(
         .unwrap_or_else(|e| Err(anyhow::anyhow!("command task failed: {e}")))
 }
 
+/// Dependencies whose debug output carries what drivers send: SQL text and
+/// bound parameters (e.g. a new role's password verifier). Held at `info`
+/// unless the filter names them explicitly.
+const QUIET_TARGETS: &[&str] = &["tokio_postgres"];
+
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+    let mut filter = filter.to_owned();
+    for target in QUIET_TARGETS {
+        if !filter.contains(target) {
+            filter.push_str(&format!(",{target}=info"));
+        }
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -19,12 +19,27 @@ pub struct Server {
 impl Server {
     /// Starts `podium serve` on an ephemeral port with `data` as its data dir.
     pub fn start(data: &Path) -> Server {
+        Self::spawn(data, "warn", Stdio::inherit())
+    }
+
+    /// Like [`Server::start`], logging at `filter` and appending the
+    /// server's stderr (its log) to `log`.
+    pub fn start_logging(data: &Path, filter: &str, log: &Path) -> Server {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open the server log");
+        Self::spawn(data, filter, Stdio::from(file))
+    }
+
+    fn spawn(data: &Path, filter: &str, stderr: Stdio) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
-            .env("PODIUM_LOG", "warn")
+            .env("PODIUM_LOG", filter)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start podium serve");
         let stdout = child.stdout.take().unwrap();
@@ -44,6 +59,14 @@ impl Server {
 
     pub fn kill(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server the way an operator does (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 
