@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 guests=(-p podium-driver-sdk -p podium-driver-echo -p podium-driver-template -p podium-guest-hostile
-        -p podium-driver-postgres -p podium-driver-powerdns -p podium-driver-s3 -p podium-driver-kubernetes)
+        -p podium-driver-postgres -p podium-driver-powerdns -p podium-driver-s3 -p podium-driver-kubernetes
+        -p podium-example-config)
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
