@@ -286,6 +286,7 @@ mod tests {
         ("wasi:http/outgoing-handler", "handle"),
         ("podium:driver/log", "log"),
         ("podium:driver/sql", "connection"),
+        ("podium:driver/tls", "configure"),
     ];
 
     /// Whether the linker defines `item` in the instance `import`. An

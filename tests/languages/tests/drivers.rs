@@ -26,8 +26,7 @@ static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
 /// Each language's driver, built and loaded once.
 fn driver(lang: Lang) -> Arc<Driver> {
     type Loaded = HashMap<Lang, Arc<OnceLock<Arc<Driver>>>>;
-    static LOADED: LazyLock<Mutex<Loaded>> =
-        LazyLock::new(Default::default);
+    static LOADED: LazyLock<Mutex<Loaded>> = LazyLock::new(Default::default);
     let cell = LOADED.lock().unwrap().entry(lang).or_default().clone();
     cell.get_or_init(|| {
         let built = build(lang);
