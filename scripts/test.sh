@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
-guests=(-p podium-driver-sdk -p podium-driver-echo -p podium-driver-template -p podium-guest-hostile)
+guests=(-p podium-driver-sdk -p podium-driver-echo -p podium-driver-template -p podium-guest-hostile
+        -p podium-driver-postgres -p podium-driver-powerdns -p podium-driver-s3 -p podium-driver-kubernetes
+        -p podium-example-config)
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -17,6 +19,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "clippy (guests, wasm32-wasip2)"
 cargo clippy --target wasm32-wasip2 --profile guest --locked "${guests[@]}" -- -D warnings
+
+step "test backends: PostgreSQL, PowerDNS, S3, Kubernetes API server, schemas (install what is missing)"
+scripts/backends/all.sh install
+scripts/backends/kube.sh install
+scripts/backends/k8s-schemas.sh install
+trap 'scripts/backends/all.sh stop; scripts/backends/kube.sh stop' EXIT
 
 step "tests"
 # --workspace includes the guest crates built natively: the SDK's pure parts

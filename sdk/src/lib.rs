@@ -7,9 +7,12 @@
 //! errors onto the contract's `error` variant.
 //!
 //! Host capabilities: [`log`] (log lines, masked and capped by the host),
-//! [`http`] (a small blocking client over `wasi:http/outgoing-handler`) and
+//! [`http`] (a small blocking client over `wasi:http/outgoing-handler`),
+//! [`tls`] (a CA bundle and client identity for one HTTPS origin) and
 //! [`sql`] (database connections held by the host). Each reaches only what
 //! the resource definition grants; anything else is [`Error::Denied`].
+//! Directories granted with `file:///ABS/DIR` are visible to `std::fs` at
+//! the same path (read-only during `plan`).
 //!
 //! # A complete driver
 //!
@@ -114,6 +117,7 @@ pub mod http;
 pub mod json;
 pub mod log;
 pub mod sql;
+pub mod tls;
 mod types;
 
 pub use driver::{Driver, Request};

@@ -27,6 +27,26 @@ pub const BUILTINS: &[Builtin] = &[
         component: components::TEMPLATE,
         description: "renders outputs, secrets and state from minijinja templates in its driver values",
     },
+    Builtin {
+        id: "podium/postgres",
+        component: components::POSTGRES,
+        description: "a database and its owner login role (generated password) on an existing PostgreSQL server",
+    },
+    Builtin {
+        id: "podium/powerdns",
+        component: components::POWERDNS,
+        description: "an A, AAAA or CNAME record in a zone, through the PowerDNS HTTP API",
+    },
+    Builtin {
+        id: "podium/s3",
+        component: components::S3,
+        description: "a bucket through the S3 API (path-style, AWS Signature V4 computed in the driver)",
+    },
+    Builtin {
+        id: "podium/kubernetes",
+        component: components::KUBERNETES,
+        description: "renders Score workloads to Kubernetes objects; server-side apply with prune, or files for GitOps",
+    },
 ];
 
 /// The built-in driver with this id.

@@ -2,6 +2,7 @@
 
 mod api;
 mod cli;
+mod defaults;
 mod drivers;
 mod service;
 

@@ -1,15 +1,20 @@
-//! The service's state: the driver runtime with the built-in drivers loaded.
-//! (Deployments, the store and the pipeline arrive with the service issue.)
+//! The service: the store, the driver runtime with its drivers, the
+//! pipeline, and the out-of-the-box development defaults.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
+use podium_pipeline::{Config, Pipeline, Registry};
 use podium_runtime::{Runtime, RuntimeConfig};
+use podium_store::{Repo, SledStore};
 use serde::Serialize;
 
+use crate::defaults;
+
 /// A driver the service can use, as the API lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DriverEntry {
     pub id: String,
     pub name: String,
@@ -21,23 +26,28 @@ pub struct DriverEntry {
 }
 
 pub struct Service {
-    #[allow(dead_code)] // used by the pipeline, next
-    runtime: Runtime,
-    drivers: Vec<DriverEntry>,
+    pipeline: Pipeline,
+    drivers: std::sync::RwLock<Vec<DriverEntry>>,
     ready: AtomicBool,
     data_dir: PathBuf,
 }
 
 impl Service {
-    /// Open the data directory and load the built-in drivers (from the
-    /// compiled-driver cache when possible).
-    pub async fn start(data_dir: &Path) -> anyhow::Result<Service> {
+    /// Opens the data directory and its store, loads the built-in and
+    /// uploaded drivers (from the compiled-driver cache when possible),
+    /// seeds the development defaults on first start and recovers
+    /// deployments a previous process left unfinished.
+    pub async fn start(data_dir: &Path) -> anyhow::Result<Arc<Service>> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-        let runtime = Runtime::new(RuntimeConfig {
+        let store = SledStore::open(&data_dir.join("state"))
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        let repo = Repo::new(Arc::new(store));
+        let runtime = Arc::new(Runtime::new(RuntimeConfig {
             cache_dir: Some(data_dir.join("cache").join("drivers")),
             ..RuntimeConfig::default()
-        })?;
+        })?);
+        let registry = Arc::new(Registry::default());
         let mut drivers = Vec::new();
         for b in podium_builtins::BUILTINS {
             let driver = runtime.load(b.id, b.component)?;
@@ -51,21 +61,69 @@ impl Service {
                 resource_types: info.resource_types,
                 builtin: true,
             });
+            registry.insert(driver);
         }
-        Ok(Service {
-            runtime,
-            drivers,
+        for rec in repo.drivers()? {
+            let Some(bytes) = repo.blob(&rec.digest)? else {
+                tracing::error!(driver = %rec.id, "uploaded driver's component is missing from the store");
+                continue;
+            };
+            match runtime.load(&rec.id, &bytes) {
+                Ok(driver) => {
+                    drivers.push(DriverEntry {
+                        id: rec.id.clone(),
+                        name: rec.name.clone(),
+                        version: rec.version.clone(),
+                        digest: driver.digest.clone(),
+                        wit_version: rec.wit_version.clone(),
+                        resource_types: rec.resource_types.clone(),
+                        builtin: false,
+                    });
+                    registry.insert(driver);
+                }
+                Err(e) => {
+                    tracing::error!(driver = %rec.id, error = %e, "cannot load uploaded driver")
+                }
+            }
+        }
+        defaults::seed(&repo, data_dir)?;
+        let pipeline = Pipeline::new(repo, runtime, registry, Config::default());
+        let interrupted = pipeline.recover().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "deployments interrupted by the previous stop were marked failed"
+            );
+        }
+        Ok(Arc::new(Service {
+            pipeline,
+            drivers: std::sync::RwLock::new(drivers),
             ready: AtomicBool::new(true),
             data_dir: data_dir.to_path_buf(),
-        })
+        }))
     }
 
     pub fn ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
 
-    pub fn drivers(&self) -> &[DriverEntry] {
-        &self.drivers
+    pub fn drivers(&self) -> Vec<DriverEntry> {
+        self.drivers.read().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    pub fn add_driver(&self, entry: DriverEntry) {
+        if let Ok(mut d) = self.drivers.write() {
+            d.retain(|e| e.id != entry.id);
+            d.push(entry);
+        }
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    pub fn repo(&self) -> &Repo {
+        self.pipeline.repo()
     }
 
     pub fn data_dir(&self) -> &Path {

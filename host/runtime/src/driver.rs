@@ -190,12 +190,21 @@ pub(crate) async fn call(
         Some(r) => SecretMask::from_json(&[&r.driver_secrets]),
         None => SecretMask::default(),
     });
-    let state = CallState::new(
+    let state = match CallState::new(
         limits,
         policy.clone(),
         mask.clone(),
         driver.id.as_str().into(),
-    );
+    ) {
+        Ok(state) => state,
+        Err(message) => {
+            return Err(CallReport {
+                result: call_error(driver, &spec, Fault::Host { message }),
+                logs: Vec::new(),
+                elapsed: started.elapsed(),
+            });
+        }
+    };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     let deadline_at = started + limits.deadline;
@@ -256,19 +265,23 @@ pub(crate) async fn call(
             elapsed,
         }),
         Err(fault) => Err(CallReport {
-            result: CallError {
-                driver: driver.id.clone(),
-                digest: driver.digest.clone(),
-                call: spec.op,
-                resource: spec
-                    .request
-                    .map(|r| r.context.res_id.clone())
-                    .filter(|r| !r.is_empty()),
-                fault,
-            },
+            result: call_error(driver, &spec, fault),
             logs,
             elapsed,
         }),
+    }
+}
+
+fn call_error(driver: &Driver, spec: &CallSpec<'_>, fault: Fault) -> CallError {
+    CallError {
+        driver: driver.id.clone(),
+        digest: driver.digest.clone(),
+        call: spec.op,
+        resource: spec
+            .request
+            .map(|r| r.context.res_id.clone())
+            .filter(|r| !r.is_empty()),
+        fault,
     }
 }
 

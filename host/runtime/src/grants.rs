@@ -8,6 +8,14 @@
 //!   address or a bracketed IPv6 address.
 //! - `net:CIDR` (e.g. `net:10.0.0.0/8`, `net:127.0.0.1/32`) allows the
 //!   *resolved addresses* in that network.
+//! - `file:///ABS/DIR` (e.g. `file:///var/lib/podium/gitops`) gives the
+//!   driver that host directory, at the same path inside the sandbox
+//!   (a WASI preopen): read-write during `apply` and `delete`, read-only
+//!   during `plan`, nothing during `info`. Nothing outside it is reachable:
+//!   `..`, absolute paths elsewhere and symlinks pointing out are refused by
+//!   the preopen itself. The directory is created on the first `apply` or
+//!   `delete` if it does not exist. The path must be absolute and normal
+//!   (no `.` or `..` components, no percent-encoding, no host part).
 //!
 //! The host checks a call twice: the target named by the driver must be
 //! covered by an endpoint grant, and every address the name resolves to must
@@ -19,6 +27,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
@@ -27,6 +36,7 @@ use ipnet::IpNet;
 pub struct Grants {
     endpoints: Vec<EndpointGrant>,
     networks: Vec<IpNet>,
+    directories: Vec<PathBuf>,
 }
 
 /// `SCHEME://HOST[:PORT]`.
@@ -39,7 +49,7 @@ pub struct EndpointGrant {
 }
 
 /// The host part of an endpoint grant or target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
     Name(String),
     Ip(IpAddr),
@@ -47,7 +57,9 @@ pub enum Host {
 
 /// A grant string that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("grant `{grant}`: {reason} (expected `SCHEME://HOST[:PORT]` or `net:CIDR`)")]
+#[error(
+    "grant `{grant}`: {reason} (expected `SCHEME://HOST[:PORT]`, `net:CIDR` or `file:///ABS/DIR`)"
+)]
 pub struct GrantError {
     pub grant: String,
     pub reason: String,
@@ -149,7 +161,12 @@ impl Grants {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.endpoints.is_empty() && self.networks.is_empty()
+        self.endpoints.is_empty() && self.networks.is_empty() && self.directories.is_empty()
+    }
+
+    /// The granted host directories (`file://` grants), absolute and normal.
+    pub fn directories(&self) -> &[PathBuf] {
+        &self.directories
     }
 
     fn add(&mut self, raw: &str) -> Result<(), GrantError> {
@@ -164,6 +181,11 @@ impl Grants {
                 .or_else(|_| cidr.parse::<IpAddr>().map(IpNet::from))
                 .map_err(|_| err("not a network in CIDR notation"))?;
             self.networks.push(net.trunc());
+            return Ok(());
+        }
+        if let Some(path) = s.strip_prefix("file://") {
+            self.directories
+                .push(parse_directory(path).map_err(|r| err(&r))?);
             return Ok(());
         }
         let (scheme, rest) = s.split_once("://").ok_or_else(|| err("missing `://`"))?;
@@ -228,6 +250,35 @@ impl Grants {
             }),
         }
     }
+}
+
+/// The path of a `file://` grant: absolute, normal, no host part.
+fn parse_directory(path: &str) -> Result<PathBuf, String> {
+    if !path.starts_with('/') {
+        return Err(
+            "a directory grant names an absolute path, `file:///ABS/DIR` (no host part)".into(),
+        );
+    }
+    if path.contains('%') {
+        return Err("percent-encoding is not supported in directory grants".into());
+    }
+    if path.chars().any(char::is_control) {
+        return Err("control characters in the path".into());
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Err("granting the root directory is not allowed".into());
+    }
+    // Checked on the text: `Path::components` would quietly drop `.`.
+    for part in trimmed.split('/').skip(1) {
+        match part {
+            "" => return Err("the path must be normal: no empty components".into()),
+            "." | ".." => return Err("the path must be normal: no `.` or `..` components".into()),
+            _ => {}
+        }
+    }
+    let p = Path::new(trimmed);
+    Ok(p.to_path_buf())
 }
 
 /// Parse `host[:port]`, `[v6][:port]`.
@@ -448,6 +499,22 @@ mod tests {
     }
 
     #[test]
+    fn directory_grants() {
+        let g = Grants::parse(&["file:///var/lib/podium/gitops/", "file:///tmp/x"]).unwrap();
+        assert_eq!(
+            g.directories(),
+            [
+                PathBuf::from("/var/lib/podium/gitops"),
+                PathBuf::from("/tmp/x")
+            ]
+        );
+        assert!(!g.is_empty());
+        // A directory grant allows no network endpoint.
+        let t = target("http://127.0.0.1:80");
+        assert!(g.check_endpoint(&t).is_err());
+    }
+
+    #[test]
     fn bad_grants_are_explained() {
         for (bad, why) in [
             ("127.0.0.1:80", "missing `://`"),
@@ -456,6 +523,12 @@ mod tests {
             ("ftp://host", "no default port"),
             ("net:10.0.0.0/33", "CIDR"),
             ("http://user:pw@host", "credentials"),
+            ("file://host/dir", "absolute path"),
+            ("file://relative", "absolute path"),
+            ("file:///a/../etc", "normal"),
+            ("file:///a/./b", "normal"),
+            ("file:///", "root directory"),
+            ("file:///a%2f..", "percent"),
         ] {
             let e = Grants::parse(&[bad]).unwrap_err();
             assert!(e.to_string().contains(why), "{bad}: {e}");

@@ -3,7 +3,8 @@
 //! wasmtime-wasi-http does the protocol work; this module decides whether a
 //! request may leave, resolves the name itself and connects to the checked
 //! address (never re-resolving), then speaks HTTP/1.1 over it, with TLS for
-//! `https` (webpki roots).
+//! `https`: the settings the driver registered for that origin through the
+//! `tls` capability, or else the public web roots without a client identity.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use crate::grants::{Target, parse_host};
 use crate::policy::{Policy, ReachError};
+use crate::tls::{Origin, TlsRegistry};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -26,6 +28,7 @@ type SendResult = Result<(http::Response<WasiBody>, IoFuture), HttpError>;
 /// The `wasi:http` hooks of one call.
 pub struct HttpHooks {
     pub policy: Arc<Policy>,
+    pub tls: TlsRegistry,
 }
 
 impl WasiHttpHooks for HttpHooks {
@@ -39,12 +42,14 @@ impl WasiHttpHooks for HttpHooks {
         // body through hyper, which surfaces them itself.
         drop(fut);
         let policy = self.policy.clone();
-        Box::new(send(policy, request, options))
+        let tls = self.tls.clone();
+        Box::new(send(policy, tls, request, options))
     }
 }
 
 async fn send(
     policy: Arc<Policy>,
+    tls: TlsRegistry,
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> SendResult {
@@ -103,7 +108,7 @@ async fn send(
         .map_err(|_| HttpError::HttpRequestUriInvalid)?;
 
     let response = if use_tls {
-        let stream = tls_connect(&target, tcp).await?;
+        let stream = tls_connect(&target, &tls, tcp).await?;
         exchange(stream, request, connect_timeout).await?
     } else {
         exchange(tcp, request, connect_timeout).await?
@@ -113,29 +118,42 @@ async fn send(
 
 async fn tls_connect(
     target: &Target,
+    tls: &TlsRegistry,
     tcp: TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, HttpError> {
     use rustls::pki_types::ServerName;
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    let origin = Origin {
+        host: target.host.clone(),
+        port: target.port,
     };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|_| HttpError::TlsProtocolError)?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = match tls.get(&origin) {
+        Some(config) => config,
+        None => Arc::new(public_roots_config()?),
+    };
     let name = match &target.host {
         crate::grants::Host::Ip(ip) => ServerName::from(*ip),
         crate::grants::Host::Name(n) => {
             ServerName::try_from(n.clone()).map_err(|_| HttpError::HttpRequestUriInvalid)?
         }
     };
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
         .map_err(HttpError::Tls)
+}
+
+/// The default: the public web roots, no client identity.
+fn public_roots_config() -> Result<rustls::ClientConfig, HttpError> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    };
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|_| HttpError::TlsProtocolError)?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
 }
 
 async fn exchange<S>(

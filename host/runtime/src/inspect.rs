@@ -29,6 +29,7 @@ const PODIUM_IMPORTS: &[&str] = &[
     "podium:driver/types",
     "podium:driver/log",
     "podium:driver/sql",
+    "podium:driver/tls",
 ];
 
 /// WASI 0.2 interfaces the host links (wasmtime-wasi's p2 set, with empty,

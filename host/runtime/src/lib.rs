@@ -10,8 +10,10 @@
 //!   artifact from the on-disk cache) and prepares an `InstancePre`;
 //! - every call gets a fresh `Store` with a wall-clock deadline, a memory cap
 //!   and an output cap, and the capabilities its [`Grants`] allow: WASI is
-//!   present but empty (no files, no environment, no sockets), outbound HTTP
-//!   and SQL are checked against the grants and the resolved address.
+//!   present but empty (no environment, no sockets, no files but the
+//!   directories of `file://` grants), outbound HTTP and SQL are checked
+//!   against the grants and the resolved address, and the `tls` capability
+//!   lets a driver name the CA and client identity for one HTTPS origin.
 //!
 //! A driver fault never takes the host down: traps, deadlines and memory
 //! exhaustion end the call's store, become a [`CallError`], and the next call
@@ -30,6 +32,7 @@ mod mask;
 mod policy;
 mod sql;
 mod state;
+mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -283,6 +286,7 @@ mod tests {
         ("wasi:http/outgoing-handler", "handle"),
         ("podium:driver/log", "log"),
         ("podium:driver/sql", "connection"),
+        ("podium:driver/tls", "configure"),
     ];
 
     /// Whether the linker defines `item` in the instance `import`. An

@@ -1,21 +1,23 @@
-//! The data of one call's `Store`: WASI (empty, deny-all), `wasi:http` with
-//! the grant-checking hooks, the `log` and `sql` capabilities, the limiter.
-//! A fresh one per call; dropped (with every connection it holds) after it.
+//! The data of one call's `Store`: WASI (empty, deny-all, except the
+//! directories of `file://` grants), `wasi:http` with the grant-checking
+//! hooks, the `log`, `sql` and `tls` capabilities, the limiter. A fresh one
+//! per call; dropped (with every connection it holds) after it.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::bindings::podium::driver::{log, sql, types};
+use crate::bindings::podium::driver::{log, sql, tls, types};
 use crate::http::HttpHooks;
 use crate::limits::{Limiter, Limits};
 use crate::mask::SecretMask;
-use crate::policy::Policy;
+use crate::policy::{Mode, Policy};
 use crate::sql::{MAX_CONNECTIONS, SqlConnection, SqlError};
+use crate::tls::TlsRegistry;
 
 /// Bytes of guest stderr kept (panic messages land there).
 const STDERR_CAP: usize = 16 << 10;
@@ -42,6 +44,7 @@ pub struct CallState {
     pub(crate) logs_dropped: usize,
     driver: Arc<str>,
     open_connections: usize,
+    tls: TlsRegistry,
 }
 
 impl CallState {
@@ -50,22 +53,25 @@ impl CallState {
         policy: Arc<Policy>,
         mask: Arc<SecretMask>,
         driver: Arc<str>,
-    ) -> CallState {
+    ) -> Result<CallState, String> {
         let stderr = MemoryOutputPipe::new(STDERR_CAP);
-        // No args, no environment, no preopened directories, no sockets, no
-        // name lookups: the driver sees an empty machine.
-        let wasi = WasiCtx::builder()
-            .stderr(stderr.clone())
+        // No args, no environment, no sockets, no name lookups, and no
+        // directories but the granted ones: the driver sees an empty machine.
+        let mut wasi = WasiCtx::builder();
+        wasi.stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        CallState {
+            .allow_ip_name_lookup(false);
+        preopen_granted_directories(&mut wasi, &policy)?;
+        let wasi = wasi.build();
+        let tls = TlsRegistry::default();
+        Ok(CallState {
             wasi,
             table: ResourceTable::new(),
             http_ctx: WasiHttpCtx::new(),
             http_hooks: HttpHooks {
                 policy: policy.clone(),
+                tls: tls.clone(),
             },
             limiter: Limiter::new(limits),
             policy,
@@ -77,7 +83,8 @@ impl CallState {
             logs_dropped: 0,
             driver,
             open_connections: 0,
-        }
+            tls,
+        })
     }
 
     /// What the guest wrote to stderr (a panic message, usually), masked.
@@ -85,6 +92,35 @@ impl CallState {
         let bytes = self.stderr.contents();
         self.mask.apply(String::from_utf8_lossy(&bytes).trim())
     }
+}
+
+/// Preopens each `file://` grant at its own path: read-write for `apply`
+/// and `delete` (creating a missing directory), read-only for `plan` (a
+/// missing directory is left out: there is nothing to read), nothing for
+/// `info`. The preopen confines the driver to the directory: `..`, absolute
+/// paths elsewhere and symlinks leading out fail inside WASI.
+fn preopen_granted_directories(wasi: &mut WasiCtxBuilder, policy: &Policy) -> Result<(), String> {
+    let perms = match policy.mode {
+        Mode::Nothing => return Ok(()),
+        Mode::ReadOnly => FsPerms::ReadOnly,
+        Mode::ReadWrite => FsPerms::ReadWrite,
+    };
+    for dir in policy.grants.directories() {
+        let shown = dir.display();
+        if perms == FsPerms::ReadWrite && !dir.exists() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the granted directory {shown}: {e}"))?;
+        }
+        if perms == FsPerms::ReadOnly && !dir.exists() {
+            continue;
+        }
+        let guest = dir
+            .to_str()
+            .ok_or_else(|| format!("the granted directory {shown} is not UTF-8"))?;
+        wasi.preopened_dir(dir, guest, perms)
+            .map_err(|e| format!("cannot open the granted directory {shown}: {e:#}"))?;
+    }
+    Ok(())
 }
 
 impl WasiView for CallState {
@@ -134,6 +170,25 @@ fn to_wit(e: SqlError) -> types::Error {
         SqlError::Unavailable(m) => types::Error::Unavailable(m),
         SqlError::InvalidInput(m) => types::Error::InvalidInput(m),
         SqlError::Failed(m) => types::Error::Failed(m),
+    }
+}
+
+impl tls::Host for CallState {
+    fn configure(&mut self, config: tls::ClientConfig) -> Result<(), types::Error> {
+        if self.policy.mode == Mode::Nothing {
+            return Err(types::Error::Denied(
+                "TLS settings are not available during `info`".into(),
+            ));
+        }
+        let request = crate::tls::Request {
+            origin: &config.origin,
+            ca_bundle: config.ca_bundle.as_deref(),
+            client_cert: config.client_cert.as_deref(),
+            client_key: config.client_key.as_deref(),
+        };
+        self.tls
+            .configure(&request)
+            .map_err(|e| types::Error::InvalidInput(self.mask.apply(&e)))
     }
 }
 

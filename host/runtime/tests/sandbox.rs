@@ -447,3 +447,318 @@ async fn sql_targets_are_checked_like_http() {
     // The password never shows up in what the host reports.
     assert!(!err.to_string().contains("s3cr3t-pa55word"));
 }
+
+/// One `fs` operation of the hostile guest; its `result` value.
+async fn fs(op: Operation, params: Value, grants: &[String]) -> Value {
+    let grants = Grants::parse(grants).unwrap();
+    let out = RUNTIME
+        .call(&HOSTILE, op, &request(params), &grants)
+        .await
+        .map(|r| r.result)
+        .map_err(|r| r.result.to_string());
+    match out {
+        Ok(Outcome::Applied(o)) => o.values["result"].clone(),
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_directory_is_the_only_one_the_driver_sees() {
+    let root = tempfile::tempdir().unwrap();
+    let granted = root.path().join("granted");
+    let outside = root.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "host secret").unwrap();
+    let dir = granted.display().to_string();
+    // Created on first use by apply.
+    let grant = vec![format!("file://{dir}")];
+    let apply_fs = |params: Value| fs(Operation::Apply, params, &grant);
+
+    let wrote = apply_fs(
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/a.yaml"), "content": "x: 1"}),
+    )
+    .await;
+    assert_eq!(wrote, json!(true));
+    assert_eq!(
+        std::fs::read_to_string(granted.join("a.yaml")).unwrap(),
+        "x: 1"
+    );
+    let made =
+        apply_fs(json!({"mode": "fs", "op": "mkdir", "path": format!("{dir}/shop/dev")})).await;
+    assert_eq!(made, json!(true));
+    assert!(granted.join("shop/dev").is_dir());
+    let listed = apply_fs(json!({"mode": "fs", "op": "list", "path": dir})).await;
+    assert_eq!(listed, json!(["a.yaml", "shop"]));
+
+    // `..` out of the directory, absolute paths elsewhere, and a symlink
+    // pointing out all fail; nothing outside is read or written.
+    let escapes = [
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/../escape.txt"), "content": "x"}),
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/shop/../../escape.txt"), "content": "x"}),
+        json!({"mode": "fs", "op": "read", "path": format!("{dir}/../outside/secret.txt")}),
+        json!({"mode": "fs", "op": "read", "path": outside.join("secret.txt").display().to_string()}),
+        json!({"mode": "fs", "op": "write", "path": "/tmp/podium-sandbox-escape.txt", "content": "x"}),
+        json!({"mode": "fs", "op": "list", "path": "/"}),
+    ];
+    for params in escapes {
+        let result = apply_fs(params.clone()).await;
+        eprintln!("{params} -> {result}");
+        assert!(result.is_string(), "{params}: {result}");
+        assert_ne!(result, json!("host secret"), "{params}");
+    }
+    std::os::unix::fs::symlink(&outside, granted.join("link")).unwrap();
+    let through_link =
+        apply_fs(json!({"mode": "fs", "op": "read", "path": format!("{dir}/link/secret.txt")}))
+            .await;
+    assert!(
+        through_link.is_string() && through_link != json!("host secret"),
+        "{through_link}"
+    );
+    let write_link = apply_fs(
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/link/new.txt"), "content": "x"}),
+    )
+    .await;
+    assert!(write_link.is_string(), "{write_link}");
+    assert!(!root.path().join("escape.txt").exists());
+    assert!(!outside.join("new.txt").exists());
+    assert!(!std::path::Path::new("/tmp/podium-sandbox-escape.txt").exists());
+
+    // Without the grant the same directory is invisible.
+    let ungranted = fs(
+        Operation::Apply,
+        json!({"mode": "fs", "op": "read", "path": format!("{dir}/a.yaml")}),
+        &[],
+    )
+    .await;
+    assert!(
+        ungranted.is_string() && ungranted != json!("x: 1"),
+        "{ungranted}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_sees_granted_directories_read_only() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().display().to_string();
+    std::fs::write(root.path().join("a.yaml"), "x: 1").unwrap();
+    let grants = Grants::parse(&[format!("file://{dir}")]).unwrap();
+    let plan = |params: Value| {
+        let grants = grants.clone();
+        async move {
+            match RUNTIME
+                .call(&HOSTILE, Operation::Plan, &request(params), &grants)
+                .await
+                .map(|r| r.result)
+            {
+                Ok(Outcome::Plan { summary, .. }) => summary,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let read = plan(json!({"mode": "fs", "op": "read", "path": format!("{dir}/a.yaml")})).await;
+    assert_eq!(read, r#"hostile fs: "x: 1""#);
+    let listed = plan(json!({"mode": "fs", "op": "list", "path": dir})).await;
+    assert_eq!(listed, r#"hostile fs: ["a.yaml"]"#);
+    for params in [
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/b.yaml"), "content": "y"}),
+        json!({"mode": "fs", "op": "write", "path": format!("{dir}/a.yaml"), "content": "changed"}),
+        json!({"mode": "fs", "op": "remove", "path": format!("{dir}/a.yaml")}),
+        json!({"mode": "fs", "op": "mkdir", "path": format!("{dir}/sub")}),
+    ] {
+        let answer = plan(params.clone()).await;
+        assert!(answer.starts_with("hostile fs: \""), "{params}: {answer}");
+    }
+    assert!(!root.path().join("b.yaml").exists());
+    assert!(!root.path().join("sub").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("a.yaml")).unwrap(),
+        "x: 1"
+    );
+    // A granted directory that does not exist yet is simply absent in plan
+    // (and not created).
+    let missing = root.path().join("later");
+    let grants = Grants::parse(&[format!("file://{}", missing.display())]).unwrap();
+    let r = RUNTIME
+        .call(
+            &HOSTILE,
+            Operation::Plan,
+            &request(json!({"mode": "fs", "op": "list", "path": missing.display().to_string()})),
+            &grants,
+        )
+        .await;
+    assert!(r.is_ok());
+    assert!(!missing.exists());
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client identity, made
+/// with the openssl command line in `dir`: (ca, server cert, server key,
+/// client cert, client key), all PEM.
+fn pki(dir: &std::path::Path) -> [String; 5] {
+    let run = |args: &str| {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("openssl {args}"))
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl {args}");
+    };
+    run(
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=sandbox-ca",
+    );
+    run("req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1");
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext",
+    );
+    run("req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=driver");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    run(
+        "x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile client.ext",
+    );
+    [
+        "ca.crt",
+        "server.crt",
+        "server.key",
+        "client.crt",
+        "client.key",
+    ]
+    .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
+}
+
+/// An HTTPS server on loopback that insists on a client certificate signed
+/// by `ca` and answers `hello` to every request.
+async fn mtls_server(ca: &str, cert: &str, key: &str) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert.as_bytes())
+        .map(Result::unwrap)
+        .collect();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            chain,
+            PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+                    )
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_settings_apply_to_their_origin_within_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let [ca, server_cert, server_key, client_cert, client_key] = pki(dir.path());
+    let port = mtls_server(&ca, &server_cert, &server_key).await;
+    let origin = format!("https://127.0.0.1:{port}");
+    let url = format!("{origin}/ping");
+    let grant = origin.clone();
+    let tls = |extra: Value| {
+        let mut params = json!({"mode": "tls", "origin": origin, "url": url});
+        for (k, v) in extra.as_object().unwrap() {
+            params[k] = v.clone();
+        }
+        params
+    };
+
+    // CA and client identity registered: the request goes through.
+    let full = tls(json!({"ca": ca, "cert": client_cert, "key": client_key}));
+    let out = values(apply(full.clone(), &[&grant]).await.unwrap());
+    assert_eq!(out["status"], json!(200));
+    assert_eq!(out["body"], json!("hello"));
+
+    // The settings end with the call: a plain request in the next call does
+    // not trust the private CA.
+    let err = apply(json!({"mode": "http", "url": url}), &[&grant])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("TLS"), "{err}");
+
+    // The CA alone is not enough for a server that wants a client
+    // certificate: it ends the connection (with TLS 1.3 after the handshake).
+    let err = apply(tls(json!({"ca": ca})), &[&grant]).await.unwrap_err();
+    assert_eq!(err.kind_code(), "failed", "{err}");
+    assert!(!err.to_string().contains("hello"), "{err}");
+
+    // Settings for another origin do not apply to this one.
+    let other = json!({"origin": format!("https://127.0.0.1:{}", port.wrapping_add(1)),
+                       "ca": ca, "cert": client_cert, "key": client_key});
+    let err = apply(tls(other), &[&grant]).await.unwrap_err();
+    assert!(err.to_string().contains("TLS"), "{err}");
+
+    // TLS settings grant nothing: without the grant the request is denied.
+    let err = apply(full, &[]).await.unwrap_err();
+    assert_eq!(err.kind_code(), "denied", "{err}");
+
+    // Bad PEM is invalid input, and key material is never echoed.
+    let bad_key =
+        "-----BEGIN PRIVATE KEY-----\nU0VDUkVUS0VZTUFURVJJQUw=\n-----END PRIVATE KEY-----\n";
+    let err = apply(
+        tls(json!({"ca": ca, "cert": client_cert, "key": bad_key})),
+        &[&grant],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind_code(), "invalid-input", "{err}");
+    assert!(!err.to_string().contains("U0VDUkVU"), "{err}");
+    let err = apply(tls(json!({"ca": "not pem"})), &[&grant])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind_code(), "invalid-input", "{err}");
+    let err = apply(
+        json!({"mode": "tls", "origin": "http://127.0.0.1:1", "url": url}),
+        &[&grant],
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("https"), "{err}");
+
+    // `plan` may register settings and read.
+    let req = request(tls(
+        json!({"ca": ca, "cert": client_cert, "key": client_key}),
+    ));
+    let planned = RUNTIME
+        .call(
+            &HOSTILE,
+            Operation::Plan,
+            &req,
+            &Grants::parse(&[&grant]).unwrap(),
+        )
+        .await
+        .map(|r| r.result);
+    assert!(matches!(planned, Ok(Outcome::Plan { .. })), "{planned:?}");
+}

@@ -136,10 +136,10 @@ mod imp {
             .map_err(|()| Error::failed("HTTP request body was already taken"))?;
 
         let future = outgoing_handler::handle(outgoing, options(request.timeout)).map_err(fail)?;
-        // When the host refuses the request (no grant), the body stream is
-        // closed, possibly before the first write; the response future says
-        // why. So a failed write is reported only if the future has nothing
-        // better to say.
+        // The outcome of the request decides, not the write: a server may
+        // answer before reading the whole body (a 401, a 413) and close the
+        // connection, and a request the host refuses closes the body too.
+        // Either way the response (or its error code) says what happened.
         let written = write_body(body, &request.body);
 
         let response = loop {
@@ -150,12 +150,10 @@ mod imp {
                 None => future.subscribe().block(),
             }
         };
-        // The server answered although the body did not go through: an
-        // error status (say, an early 401) is the answer that matters; a
-        // success for a body it never got is not to be trusted.
         if let Err(e) = written
-            && response.status() < 400
+            && !(400..600).contains(&response.status())
         {
+            // A success answer to a body that did not go out whole is not one.
             return Err(e.unwrap_or_else(|| transport(&url)));
         }
         let status = response.status();

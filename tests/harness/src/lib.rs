@@ -7,5 +7,5 @@ mod components {
 
 /// The component of `tests/guests/hostile`: a driver that misbehaves on
 /// demand (`params.mode`: loop, memhog, panic, oversize, fail, http, sql,
-/// sleep, probe, log, count, ok).
+/// sleep, probe, log, fs, tls, count, ok).
 pub const HOSTILE: &[u8] = components::HOSTILE;

@@ -16,6 +16,8 @@ use crate::drivers;
 
 #[derive(Debug, Subcommand)]
 pub enum DriverCommand {
+    /// Upload a driver component to a podium server.
+    Push(super::remote::PushArgs),
     /// List the built-in drivers.
     List,
     /// Show a driver's id, version, digest, resource types and WIT version.
@@ -59,6 +61,7 @@ pub enum Action {
 
 pub async fn run(cmd: DriverCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        DriverCommand::Push(a) => super::blocking(move || super::remote::push(a)).await,
         DriverCommand::List => {
             for b in podium_builtins::BUILTINS {
                 println!("{:<18} {}", b.id, b.description);
@@ -158,12 +161,21 @@ async fn test(
             elapsed,
         }) => {
             let mut out = match result {
-                Outcome::Applied(o) => json!({
-                    "outcome": "applied",
-                    "values": o.values,
-                    "secrets": if show_secrets { Value::Object(o.secrets) } else { redact(&o.secrets) },
-                    "state": o.state,
-                }),
+                Outcome::Applied(o) => {
+                    let state = if show_secrets {
+                        o.state.clone().unwrap_or(Value::Null)
+                    } else {
+                        mask_secrets(o.state.clone().unwrap_or(Value::Null), &o.secrets)
+                    };
+                    json!({
+                        "outcome": "applied",
+                        "values": o.values,
+                        "secrets": if show_secrets { Value::Object(o.secrets) } else { redact(&o.secrets) },
+                        // Drivers keep generated credentials in their state:
+                        // the secret outputs are masked there too.
+                        "state": state,
+                    })
+                }
                 Outcome::Plan { action, summary } => {
                     json!({ "outcome": "plan", "action": action, "summary": summary })
                 }
@@ -199,4 +211,25 @@ fn print_json(v: &Value) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error: printing the result: {e}"),
     }
+}
+
+/// `value` with every string that contains one of the secret output values
+/// replaced by `<redacted>`.
+fn mask_secrets(value: Value, secrets: &Map<String, Value>) -> Value {
+    let needles: Vec<&str> = secrets
+        .values()
+        .filter_map(Value::as_str)
+        .filter(|s| s.len() >= 4)
+        .collect();
+    fn walk(v: Value, needles: &[&str]) -> Value {
+        match v {
+            Value::String(s) if needles.iter().any(|n| s.contains(n)) => json!(REDACTED),
+            Value::Array(a) => Value::Array(a.into_iter().map(|v| walk(v, needles)).collect()),
+            Value::Object(m) => {
+                Value::Object(m.into_iter().map(|(k, v)| (k, walk(v, needles))).collect())
+            }
+            other => other,
+        }
+    }
+    walk(value, &needles)
 }

@@ -1,7 +1,9 @@
 //! The command line. Only this module knows the terminal: it parses
 //! arguments, prints results and turns errors into exit codes.
 
+mod client;
 mod driver;
+mod remote;
 mod score;
 mod serve;
 
@@ -25,7 +27,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Inspect and run drivers locally (no server, no cluster).
+    /// Create or update env types, apps, envs, definitions, values and
+    /// profiles from declarative YAML documents (re-applying is a no-op).
+    Apply(remote::ApplyArgs),
+    /// Deploy Score workloads to an environment.
+    Deploy(remote::DeployArgs),
+    /// Show what a deployment would do, without doing it.
+    Plan(remote::DeployArgs),
+    /// List or show apps, envs, deploys, resources, definitions, drivers.
+    Get(remote::GetArgs),
+    /// The change between two deployments' sets (secrets masked).
+    Diff(remote::DiffArgs),
+    /// Deploy an earlier deployment's set again.
+    Rollback(remote::RollbackArgs),
+    /// The events of a deployment.
+    Logs(remote::LogsArgs),
+    /// Inspect and run drivers locally, or push one to a server.
     #[command(subcommand)]
     Driver(driver::DriverCommand),
     /// Work with Score files.
@@ -56,6 +73,13 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Apply(a) => blocking(move || remote::apply(a)).await,
+            Command::Deploy(a) => blocking(move || remote::deploy(a)).await,
+            Command::Plan(a) => blocking(move || remote::plan(a)).await,
+            Command::Get(a) => blocking(move || remote::get(a)).await,
+            Command::Diff(a) => blocking(move || remote::diff(a)).await,
+            Command::Rollback(a) => blocking(move || remote::rollback(a)).await,
+            Command::Logs(a) => blocking(move || remote::logs(a)).await,
             Command::Driver(cmd) => driver::run(cmd).await,
             Command::Score(cmd) => Ok(score::run(cmd)),
             Command::Serve(args) => serve::run(args).await,
@@ -65,13 +89,39 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            // The server refused the request (a problem document): the
+            // operation failed; anything else is bad usage or unreadable input.
+            if e.downcast_ref::<client::ClientError>().is_some() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }
 
+/// Runs a blocking client command off the async runtime.
+async fn blocking(
+    f: impl FnOnce() -> anyhow::Result<ExitCode> + Send + 'static,
+) -> anyhow::Result<ExitCode> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("command task failed: {e}")))
+}
+
+/// Dependencies whose debug output carries what drivers send: SQL text and
+/// bound parameters (e.g. a new role's password verifier). Held at `info`
+/// unless the filter names them explicitly.
+const QUIET_TARGETS: &[&str] = &["tokio_postgres"];
+
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+    let mut filter = filter.to_owned();
+    for target in QUIET_TARGETS {
+        if !filter.contains(target) {
+            filter.push_str(&format!(",{target}=info"));
+        }
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

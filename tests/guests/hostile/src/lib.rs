@@ -16,10 +16,12 @@
 //! | `sleep` | sleeps `params.ms` milliseconds, then `ok` |
 //! | `probe` | values `env_count`, `args_count`, `fs_root`, `fs_cwd`, `socket` (`true` or the error text) |
 //! | `log` | logs `params.message` at every level and every driver secret value, then `ok` |
+//! | `tls` | registers TLS settings for `params.origin` (`params.ca`, `params.cert` + `params.key`, PEM), then does what `http` does |
+//! | `fs` | `params.op` (`write`, `read`, `mkdir`, `remove`, `list`) on `params.path` (`params.content` to write); value `result`: `true`, the text, the names, or the error text |
 //!
 //! `plan` answers `create` (no state) or `update` with summary
 //! `hostile <mode>`; in `oversize` mode the summary is the big string, so the
-//! host's size cap covers plans too. `delete` runs the mode and succeeds.
+//! host's size cap covers plans too; in `fs` mode it is `hostile fs: <result>`. `delete` runs the mode and succeeds.
 
 mod modes;
 
@@ -45,6 +47,8 @@ impl Driver for Hostile {
         let outputs = modes::run(req)?;
         let summary = match (mode.as_str(), outputs.values.get("big")) {
             ("oversize", Some(Value::String(big))) => big.clone(),
+            // What the file system answered, so tests can see it in plans.
+            ("fs", _) => format!("hostile fs: {}", outputs.values["result"]),
             _ => format!("hostile {mode}"),
         };
         Ok(if first {

@@ -4,11 +4,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use podium_driver_sdk::serde_json::{Map, Value, json};
-use podium_driver_sdk::{Error, Outputs, Request, http, log, sql};
+use podium_driver_sdk::{Error, Outputs, Request, http, log, sql, tls};
 
 use crate::Hostile;
 
-const MODES: &str = "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log, count";
+const MODES: &str =
+    "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log, fs, tls, count";
 
 /// Calls this instance has served: always 1 if every call gets a fresh one.
 static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -39,6 +40,11 @@ pub(crate) fn run(req: Request<Hostile>) -> Result<Outputs<Value>, Error> {
             Ok(ok(req))
         }
         "probe" => Ok(probe(&req.params)),
+        "fs" => fs_op(&req.params),
+        "tls" => {
+            configure_tls(&req.params)?;
+            http_call(&req.params)
+        }
         "count" => {
             let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             Ok(Outputs::new().value("calls", calls))
@@ -160,6 +166,51 @@ fn probe(params: &Params) -> Outputs<Value> {
             "socket",
             outcome(std::net::TcpStream::connect(addr).map(drop)),
         )
+}
+
+/// Registers TLS settings for `params.origin` (`ca`, `cert` + `key`).
+fn configure_tls(params: &Params) -> Result<(), Error> {
+    let origin = string(params, "origin")?
+        .ok_or_else(|| Error::invalid_input("params.origin is required"))?;
+    let mut config = tls::ClientConfig::new(origin);
+    if let Some(ca) = string(params, "ca")? {
+        config = config.ca_bundle(ca);
+    }
+    if let (Some(cert), Some(key)) = (string(params, "cert")?, string(params, "key")?) {
+        config = config.client_identity(cert, key);
+    }
+    config.configure()
+}
+
+/// One file-system operation; the outcome is the value `result`: `true`,
+/// the text read, a list of names, or the error text (never a driver error,
+/// so tests see exactly what WASI answered).
+fn fs_op(params: &Params) -> Result<Outputs<Value>, Error> {
+    let op = string(params, "op")?.ok_or_else(|| Error::invalid_input("params.op is required"))?;
+    let path =
+        string(params, "path")?.ok_or_else(|| Error::invalid_input("params.path is required"))?;
+    let content = string(params, "content")?.unwrap_or_default();
+    let error = |e: std::io::Error| Value::String(e.to_string());
+    let result = match op {
+        "write" => std::fs::write(path, content).map_or_else(error, |()| Value::Bool(true)),
+        "read" => std::fs::read_to_string(path).map_or_else(error, Value::String),
+        "mkdir" => std::fs::create_dir_all(path).map_or_else(error, |()| Value::Bool(true)),
+        "remove" => std::fs::remove_file(path).map_or_else(error, |()| Value::Bool(true)),
+        "list" => std::fs::read_dir(path).map_or_else(error, |entries| {
+            let mut names: Vec<String> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            json!(names)
+        }),
+        other => {
+            return Err(Error::invalid_input(format!(
+                "params.op: unknown {other:?}; known: write, read, mkdir, remove, list"
+            )));
+        }
+    };
+    Ok(Outputs::new().value("result", result))
 }
 
 fn log_everything(req: &Request<Hostile>) -> Result<(), Error> {

@@ -1,0 +1,316 @@
+//! The deployment pipeline: `Read → Match → Create → Deploy`, then deletes
+//! of what left the set, one path for deploy, redeploy, rollback and plan.
+//!
+//! - One worker per environment runs its deployments one at a time, in
+//!   arrival order; environments run in parallel.
+//! - Within a deployment, resources whose dependencies are done run
+//!   concurrently, bounded by [`Config::max_parallel_calls`] across the
+//!   whole service (the runtime's pool is sized for that).
+//! - Every state change of a deployment is one atomic, durable write of the
+//!   deployment record with its events and the active resources it touched
+//!   ([`podium_store::WriteSet`]); events are published after the write.
+//! - On start, [`Pipeline::recover`] fails deployments that were running
+//!   (interrupted) and re-queues those that were pending.
+
+mod execute;
+mod plan;
+mod record;
+mod registry;
+mod workload;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use podium_core::{DeploymentSet, EnvContext};
+use podium_runtime::Runtime;
+use podium_store::{
+    DeployRequest, DeployStatus, Deployment, EnvRecord, Event, Repo, RepoError, Timestamp, Trigger,
+    WriteSet,
+};
+use tokio::sync::{Semaphore, broadcast, mpsc};
+
+pub use plan::{DriverPlan, PlanReport, PlanStep};
+pub use registry::Registry;
+
+/// Pipeline settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Driver calls running at once across all deployments.
+    pub max_parallel_calls: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_parallel_calls: 32,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{what} {id:?} does not exist")]
+    NotFound { what: &'static str, id: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error(transparent)]
+    Store(#[from] RepoError),
+    #[error("the pipeline is shutting down")]
+    ShuttingDown,
+}
+
+/// A deployment to queue.
+#[derive(Debug, Clone)]
+pub struct Submit {
+    pub app: String,
+    pub env: String,
+    pub request: DeployRequest,
+    pub trigger: Trigger,
+    pub comment: String,
+    pub who: String,
+}
+
+pub(crate) struct Inner {
+    pub repo: Repo,
+    pub runtime: Arc<Runtime>,
+    pub registry: Arc<Registry>,
+    pub permits: Arc<Semaphore>,
+    pub bus: broadcast::Sender<Arc<Event>>,
+    queues: Mutex<HashMap<String, mpsc::UnboundedSender<String>>>,
+    /// Per env: held from numbering a deployment to queueing it, so queue
+    /// order is arrival order.
+    arrivals: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The pipeline. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+impl Pipeline {
+    pub fn new(repo: Repo, runtime: Arc<Runtime>, registry: Arc<Registry>, config: Config) -> Self {
+        let (bus, _) = broadcast::channel(16 * 1024);
+        Pipeline {
+            inner: Arc::new(Inner {
+                repo,
+                runtime,
+                registry,
+                permits: Arc::new(Semaphore::new(config.max_parallel_calls.max(1))),
+                bus,
+                queues: Mutex::new(HashMap::new()),
+                arrivals: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn repo(&self) -> &Repo {
+        &self.inner.repo
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// Every event as it is recorded.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.inner.bus.subscribe()
+    }
+
+    /// Fails deployments left running by a previous process and queues the
+    /// pending ones again, in their original order.
+    pub async fn recover(&self) -> Result<usize, PipelineError> {
+        let unfinished = self.inner.repo.unfinished_deployments()?;
+        let mut interrupted = 0;
+        for dep in unfinished {
+            match dep.status {
+                DeployStatus::Running => {
+                    record::interrupt(&self.inner, dep).await?;
+                    interrupted += 1;
+                }
+                _ => self.enqueue(&dep.app, &dep.env, dep.id.clone()),
+            }
+        }
+        Ok(interrupted)
+    }
+
+    /// Records a pending deployment and queues it behind the env's others.
+    pub async fn submit(&self, s: Submit) -> Result<Deployment, PipelineError> {
+        let repo = &self.inner.repo;
+        let env = repo
+            .env(&s.app, &s.env)?
+            .ok_or_else(|| PipelineError::NotFound {
+                what: "environment",
+                id: format!("{}/{}", s.app, s.env),
+            })?;
+        self.check_request(&env, &s.request)?;
+        let arrival = {
+            let mut map = self
+                .inner
+                .arrivals
+                .lock()
+                .map_err(|_| PipelineError::ShuttingDown)?;
+            map.entry(format!("{}/{}", s.app, s.env))
+                .or_default()
+                .clone()
+        };
+        let _in_order = arrival.lock().await;
+        let seq = repo.next_id()?;
+        let dep = Deployment {
+            id: format!("d{seq}"),
+            app: s.app.clone(),
+            env: s.env.clone(),
+            env_type: env.env.env_type.clone(),
+            seq,
+            trigger: s.trigger,
+            request: s.request,
+            comment: s.comment,
+            created_by: s.who,
+            created_at: Timestamp::now(),
+            started_at: None,
+            finished_at: None,
+            status: DeployStatus::Pending,
+            previous: None,
+            set_id: None,
+            values_version: 0,
+            phases: Vec::new(),
+            resources: Vec::new(),
+            error: None,
+            events: 0,
+        };
+        let mut rec = record::Recorder::new(self.inner.clone(), dep);
+        let mut ws = WriteSet::new();
+        rec.event(
+            &mut ws,
+            "DeploymentQueued",
+            None,
+            Some("pending"),
+            format!("{:?} of {}/{} queued", rec.dep.trigger, s.app, s.env).to_lowercase(),
+        );
+        rec.commit(ws).await?;
+        let dep = rec.dep.clone();
+        self.enqueue(&dep.app, &dep.env, dep.id.clone());
+        Ok(dep)
+    }
+
+    /// Catches what can be caught before queueing: a rollback source that
+    /// does not exist, a delta that does not apply to the current set.
+    fn check_request(&self, env: &EnvRecord, request: &DeployRequest) -> Result<(), PipelineError> {
+        let repo = &self.inner.repo;
+        if let Some(from) = &request.from_deploy {
+            let source = repo
+                .deployment(from)?
+                .ok_or_else(|| PipelineError::NotFound {
+                    what: "deployment",
+                    id: from.clone(),
+                })?;
+            if source.app != env.env.app {
+                return Err(PipelineError::Invalid {
+                    path: "from_deploy".into(),
+                    message: format!(
+                        "deployment {from} belongs to app {:?}, not {:?}",
+                        source.app, env.env.app
+                    ),
+                });
+            }
+            if source.set_id.is_none() {
+                return Err(PipelineError::Invalid {
+                    path: "from_deploy".into(),
+                    message: format!(
+                        "deployment {from} never got a deployment set (it failed before Read finished)"
+                    ),
+                });
+            }
+        }
+        if let Some(delta) = &request.delta {
+            let base = current_set(repo, env)?;
+            delta.apply(&base).map_err(|e| PipelineError::Invalid {
+                path: "delta".into(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn enqueue(&self, app: &str, env: &str, id: String) {
+        let key = format!("{app}/{env}");
+        let Ok(mut queues) = self.inner.queues.lock() else {
+            return;
+        };
+        let tx = queues.entry(key).or_insert_with(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                while let Some(id) = rx.recv().await {
+                    execute::run(&inner, &id).await;
+                }
+            });
+            tx
+        });
+        if tx.send(id).is_err() {
+            tracing::error!(
+                app,
+                env,
+                "environment worker stopped; deployment stays pending until restart"
+            );
+        }
+    }
+
+    /// Waits until deployment `id` is final and returns it.
+    pub async fn wait(&self, id: &str) -> Result<Deployment, PipelineError> {
+        let mut rx = self.subscribe();
+        loop {
+            let dep = self
+                .inner
+                .repo
+                .deployment(id)?
+                .ok_or_else(|| PipelineError::NotFound {
+                    what: "deployment",
+                    id: id.to_owned(),
+                })?;
+            if dep.status.is_final() {
+                return Ok(dep);
+            }
+            // Wait for a final event of this deployment (or lag, then re-read).
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.deploy_id == id && record::is_final_event(&e.kind) => break,
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return Err(PipelineError::ShuttingDown);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Plans a deployment without recording or changing anything.
+    pub async fn plan(
+        &self,
+        app: &str,
+        env: &str,
+        request: &DeployRequest,
+    ) -> Result<PlanReport, PipelineError> {
+        plan::plan(&self.inner, app, env, request).await
+    }
+}
+
+/// The set the env's next delta applies to.
+pub fn current_set(repo: &Repo, env: &EnvRecord) -> Result<DeploymentSet, PipelineError> {
+    match &env.current_set {
+        None => Ok(DeploymentSet::empty()),
+        Some(id) => repo.set(id)?.ok_or_else(|| PipelineError::NotFound {
+            what: "deployment set",
+            id: id.clone(),
+        }),
+    }
+}
+
+pub(crate) fn context(env: &EnvRecord) -> EnvContext {
+    env.env.context()
+}
