@@ -2,7 +2,7 @@
 # Builds the JavaScript example driver into OUT_DIR/javascript-config.wasm
 # (default: this directory) with ComponentizeJS, which it installs (every
 # package pinned by toolchain/package-lock.json) into the Podium cache if it
-# is missing. Needs Node.js >= 18 and npm.
+# is missing. Needs Node.js >= 18 and npm (installed with apt-get if missing).
 #
 #   examples/drivers/javascript/build.sh [OUT_DIR]
 set -euo pipefail
@@ -16,8 +16,10 @@ tool=$cache/toolchains/componentize-js-$lock_hash
 log() { printf '[javascript-config] %s\n' "$*" >&2; }
 
 if ! command -v npm >/dev/null 2>&1; then
-  log "npm is missing: install Node.js 18 or newer (e.g. apt-get install nodejs npm)"
-  exit 1
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  log "installing Node.js and npm with apt-get"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 
 mkdir -p "$cache/toolchains"

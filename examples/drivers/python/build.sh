@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Python example driver into OUT_DIR/python-config.wasm (default:
 # this directory) with componentize-py, which it installs (pinned, into a
-# virtualenv in the Podium cache) if it is missing. Needs python3 >= 3.10.
+# virtualenv in the Podium cache) if it is missing. Needs python3 >= 3.10
+# with venv (python3-venv is installed with apt-get if missing).
 #
 #   examples/drivers/python/build.sh [OUT_DIR]
 set -euo pipefail
@@ -12,6 +13,16 @@ version=0.25.1
 cache=${PODIUM_CACHE:-$HOME/.cache/podium}
 tool=$cache/toolchains/componentize-py-$version
 log() { printf '[python-config] %s\n' "$*" >&2; }
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  log "installing $* with apt-get"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
+# Debian's python3 needs python3-venv for `python3 -m venv`.
+command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 
 mkdir -p "$cache/toolchains"
 # One installer at a time; `.installed` marks a finished install, so an
