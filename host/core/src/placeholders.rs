@@ -136,7 +136,13 @@ fn parse_resource(rest: &[String]) -> Result<ResourceRef, String> {
     let mut parts = head.split('.');
     let res_type = parts.next().filter(|s| !s.is_empty());
     let class = parts.next().map(str::to_owned);
+    // `dns.#id` or an escaped trailing dot would name class "".
+    let class_ok = class.as_deref().is_none_or(|c| !c.is_empty());
     match (res_type, parts.next(), &res_id) {
+        _ if !class_ok => Err(format!(
+            "bad resource selector {selector:?} (empty class); {REFERENCE_HELP}",
+            selector = selector.join(".")
+        )),
         (Some(t), None, Some(id)) if !id.is_empty() => Ok(ResourceRef {
             res_type: t.to_owned(),
             class,
@@ -578,6 +584,9 @@ mod tests {
             "resources.dns",
             "resources.a.b.c.outputs.x",
             "resources.dns#.outputs.x",
+            // Found by the property tests: these named class "".
+            "resources.dns.#x.outputs.host",
+            r"resources.dns\..outputs.host",
             "values.A.B",
             "context.app",
             "metadata.name",
