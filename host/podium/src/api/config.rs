@@ -298,6 +298,7 @@ pub async fn delete_definition(State(s): S, Path(id): Path<String>) -> ApiResult
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExplainQuery {
     #[serde(rename = "type")]
     res_type: String,
@@ -410,6 +411,7 @@ struct ValueBody {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ValueQuery {
     /// Set the value for this environment only (an override).
     #[serde(default)]

@@ -27,6 +27,7 @@ use crate::service::Service;
 type S = State<Arc<Service>>;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeployQuery {
     /// Image for every container whose image is `.` (raw Score bodies).
     #[serde(default)]
@@ -297,6 +298,7 @@ pub async fn get_deploy_by_id(State(s): S, Path(id): Path<String>) -> ApiResult<
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Keep the stream open until the deployment is final (server-sent events).
     #[serde(default)]
@@ -428,6 +430,7 @@ pub async fn rollback(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DiffQuery {
     /// The deployment to diff from.
     from: String,

@@ -30,6 +30,7 @@ pub async fn list(State(s): S) -> Json<Value> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The id definitions use in `driver_type`, e.g. `myorg/redis`.
     id: String,

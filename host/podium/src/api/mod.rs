@@ -7,6 +7,7 @@ mod config;
 mod deploys;
 mod drivers;
 mod ids;
+mod openapi_doc;
 mod problem;
 
 use std::sync::Arc;
@@ -87,7 +88,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .merge(uploads)
         .split_for_parts();
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(openapi_doc::complete(&openapi));
     api.route(
         "/api/v1/openapi.json",
         get(move || {

@@ -1,0 +1,85 @@
+//! Completes the OpenAPI document generated from the handlers' annotations
+//! with what holds for every operation and would otherwise be repeated on
+//! each of them (checked against the running service by schemathesis,
+//! `host/podium/tests/schemathesis.rs`):
+//! - error answers are RFC 9457 problem documents served as
+//!   `application/problem+json`, and any operation may answer with one
+//!   (a malformed body is a 400, an oversized one a 413, ...): a `default`
+//!   response;
+//! - `Doc` bodies are any JSON document (lists are arrays);
+//! - the deploy and plan endpoints also take a raw Score file
+//!   (`application/yaml`), and the events endpoint also streams
+//!   (`text/event-stream`).
+
+use serde_json::{Value, json};
+
+const PROBLEM: &str = "application/problem+json";
+
+/// The document as served at `/api/v1/openapi.json`.
+pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
+    let mut doc = serde_json::to_value(doc).unwrap_or(Value::Null);
+    if let Some(schema) = doc.pointer_mut("/components/schemas/Doc")
+        && let Some(schema) = schema.as_object_mut()
+    {
+        schema.remove("type");
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return doc;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut().filter_map(Value::as_object_mut) {
+            let id = op.get("operationId").and_then(Value::as_str).unwrap_or("");
+            let takes_score = matches!(id, "create_deploy" | "plan");
+            if id == "events"
+                && let Some(content) = op
+                    .get_mut("responses")
+                    .and_then(|r| r.pointer_mut("/200/content"))
+                    .and_then(Value::as_object_mut)
+            {
+                content.insert(
+                    "text/event-stream".into(),
+                    json!({"schema": {
+                        "type": "object",
+                        "description": "One server-sent event; `data` is the event as JSON",
+                        "properties": {
+                            "event": {"type": "string"},
+                            "id": {"type": "string"},
+                            "data": {"type": "string"},
+                        },
+                    }}),
+                );
+            }
+            if takes_score
+                && let Some(content) = op
+                    .get_mut("requestBody")
+                    .and_then(|b| b.get_mut("content"))
+                    .and_then(Value::as_object_mut)
+            {
+                content.insert(
+                    "application/yaml".into(),
+                    json!({"schema": {"type": "string", "description": "A Score file"}}),
+                );
+            }
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let is_error = status.starts_with('4') || status.starts_with('5');
+                if let (true, Some(content)) = (
+                    is_error,
+                    response.get_mut("content").and_then(Value::as_object_mut),
+                ) && let Some(body) = content.remove("application/json")
+                {
+                    content.insert(PROBLEM.into(), body);
+                }
+            }
+            responses.entry("default").or_insert_with(|| {
+                json!({
+                    "description": "An error, as an RFC 9457 problem document",
+                    "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                })
+            });
+        }
+    }
+    doc
+}
