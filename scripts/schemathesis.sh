@@ -14,7 +14,7 @@
 #   PODIUM_TOKEN          bearer token to send; otherwise the one in
 #                         PODIUM_DATA/admin-token when that file exists
 #   PODIUM_DATA           the service's data directory (for admin-token)
-#   ST_MAX_EXAMPLES       test cases per operation and phase (default 30)
+#   ST_MAX_EXAMPLES       test cases per operation and phase (default 60)
 #   ST_CHECKS             checks (default: all, see CHECKS below)
 #   ST_EXCLUDE_CHECKS     checks left out (default: positive_data_acceptance)
 #   ST_SEED               a seed, for a reproducible run
@@ -80,7 +80,7 @@ run() {
     --url "$url"
     --checks "$CHECKS"
     --exclude-checks "$EXCLUDE_CHECKS"
-    --max-examples "${ST_MAX_EXAMPLES:-30}"
+    --max-examples "${ST_MAX_EXAMPLES:-60}"
     --workers 1
     --request-timeout 30
     # Failures are reported with the request that reproduces them; shrinking
@@ -91,8 +91,15 @@ run() {
   [ -n "$token" ] && args+=(--header "Authorization: Bearer $token")
   [ -n "${ST_SEED:-}" ] && args+=(--seed "$ST_SEED")
   if [ -n "${ST_REPORT_DIR:-}" ]; then
-    args+=(--report junit,ndjson --report-dir "$ST_REPORT_DIR")
+    mkdir -p "$ST_REPORT_DIR"
+    args+=(--report junit,ndjson --report-dir "$(cd "$ST_REPORT_DIR" && pwd)")
   fi
+  # Schemathesis and Hypothesis keep state in the working directory: use a
+  # throwaway one, so runs are independent and leave nothing behind.
+  # (A global: the EXIT trap runs after this function has returned.)
+  st_work=$(mktemp -d)
+  trap 'rm -rf "$st_work"' EXIT
+  cd "$st_work"
   log "testing $url (checks: $CHECKS, except $EXCLUDE_CHECKS)"
   # A virtualenv of the caller must not shadow ours.
   env -u VIRTUAL_ENV NO_COLOR=1 SCHEMATHESIS_HOOKS="$here/schemathesis_hooks.py" "$tool/bin/schemathesis" --config-file "$here/schemathesis.toml" \
