@@ -452,10 +452,16 @@ proptest! {
 // ---------------------------------------------------------------------------
 // JSON is YAML
 
-/// Arbitrary JSON values; strings avoid the characters YAML does not allow
-/// in a stream (C0/C1 controls other than tab and newline, DEL, U+FFFE/F).
+/// Arbitrary JSON values; strings rich in YAML punctuation, or any text at
+/// all (controls included: serde_json escapes C0, the YAML reader takes the
+/// rest).
 fn json_value() -> impl Strategy<Value = Value> {
-    let text = "[\\t\\n a-zA-Z0-9:#&*!|>'\"%@`{}\\[\\],.$\\\\/~\u{e9}\u{1F600}\u{2028}-]{0,12}";
+    let text = || {
+        prop_oneof![
+            3 => "[\\t\\n a-zA-Z0-9:#&*!|>'\"%@`{}\\[\\],.$\\\\/~\u{e9}\u{1F600}\u{2028}-]{0,12}",
+            1 => ".{0,8}",
+        ]
+    };
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -464,12 +470,12 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(|f| json!(f)),
-        text.prop_map(Value::String),
+        text().prop_map(Value::String),
     ];
     leaf.prop_recursive(5, 40, 5, move |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            proptest::collection::vec((text, inner), 0..5)
+            proptest::collection::vec((text(), inner), 0..5)
                 .prop_map(|entries| Value::Object(entries.into_iter().collect())),
         ]
     })
@@ -487,6 +493,48 @@ proptest! {
         };
         let parsed = yaml::parse(&text);
         prop_assert_eq!(parsed.map(|d| d.value), Ok(value), "text: {}", text);
+    }
+}
+
+/// A scalar with a core-schema tag and the value it must read as (`None`
+/// when the tag does not fit the text).
+fn tagged_scalar() -> impl Strategy<Value = (String, Option<Value>)> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| (format!("!!int {n}"), Some(json!(n)))),
+        any::<i64>().prop_map(|n| (format!("!!float {n}"), Some(json!(n)))),
+        any::<i64>().prop_map(|n| (format!("!!str {n}"), Some(json!(n.to_string())))),
+        (-1.0e6..1.0e6f64).prop_map(|f| (format!("!!float {f:?}"), Some(json!(f)))),
+        ".{0,12}".prop_map(|t| {
+            let quoted = serde_json::to_string(&t).unwrap();
+            (format!("!!str {quoted}"), Some(Value::String(t)))
+        }),
+        ".{0,12}".prop_map(|t| {
+            let quoted = serde_json::to_string(&t).unwrap();
+            (format!("!!binary {quoted}"), Some(Value::String(t)))
+        }),
+        any::<bool>().prop_map(|b| (format!("!!bool {b}"), Some(json!(b)))),
+        proptest::sample::select(vec!["~", "null", "Null", "NULL", "''"])
+            .prop_map(|t| (format!("!!null {t}"), Some(Value::Null))),
+        proptest::sample::select(vec!["x", "1.5", "yes", "0x", "--1", "1e", "nan"])
+            .prop_map(|t| (format!("!!int {t}"), None)),
+        proptest::sample::select(vec!["yes", "1", "on", "t"])
+            .prop_map(|t| (format!("!!bool {t}"), None)),
+        proptest::sample::select(vec!["x", "0", "false"])
+            .prop_map(|t| (format!("!!null {t}"), None)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(1000))]
+
+    #[test]
+    fn tagged_scalars_read_as_their_tag_says((scalar, want) in tagged_scalar(), in_flow in any::<bool>()) {
+        let text = if in_flow { format!("{{k: {scalar}}}") } else { format!("k: {scalar}\n") };
+        match (yaml::parse(&text), want) {
+            (Ok(doc), Some(want)) => prop_assert_eq!(&doc.value, &json!({"k": want}), "{}", text),
+            (Err(yaml::YamlError::BadTaggedScalar { line, .. }), None) => prop_assert_eq!(line, 1),
+            (got, want) => prop_assert!(false, "{}: got {:?}, expected {:?}", text, got, want),
+        }
     }
 }
 
@@ -934,9 +982,12 @@ fn check_tokens(input: &str) -> Result<(), TestCaseError> {
                     );
                 }
                 PlaceholderError::EmptySegment { .. } => {
-                    // The empty segment starts right after `${` or a dot.
+                    // The empty segment starts right after `${` or a dot and
+                    // ends at once, at a dot or the closing brace.
                     prop_assert!(
-                        input[..offset].ends_with("${") || input[..offset].ends_with('.'),
+                        (input[..offset].ends_with("${") || input[..offset].ends_with('.'))
+                            && (input[offset..].starts_with('.')
+                                || input[offset..].starts_with('}')),
                         "offset {} in {:?}",
                         offset,
                         input
