@@ -858,10 +858,10 @@ proptest! {
 
     #[test]
     fn arbitrary_json_is_not_a_panic(raw in json_value(), a in random_set()) {
-        if let Ok(delta) = serde_json::from_value::<Delta>(raw.clone()) {
-            if let Ok(out) = delta.apply(&a) {
-                check_applied(&a, &delta, &out)?;
-            }
+        if let Ok(delta) = serde_json::from_value::<Delta>(raw.clone())
+            && let Ok(out) = delta.apply(&a)
+        {
+            check_applied(&a, &delta, &out)?;
         }
         let _ = serde_json::from_value::<DeploymentSet>(raw);
     }
