@@ -126,9 +126,15 @@ impl Delta {
                 .ok_or_else(|| DeltaError::UpdateMissing {
                     module: name.clone(),
                 })?;
-            json_patch::patch(Arc::make_mut(workload), ops).map_err(|e| DeltaError::Patch {
-                module: name.clone(),
-                message: e.to_string(),
+            // `patch_unsafe`: `json_patch::patch` undoes applied ops on failure
+            // and panics when the undo fails (e.g. after a `move` from `/`).
+            // The copies here are dropped on error anyway, so the delta stays
+            // atomic without it.
+            json_patch::patch_unsafe(Arc::make_mut(workload), ops).map_err(|e| {
+                DeltaError::Patch {
+                    module: name.clone(),
+                    message: e.to_string(),
+                }
             })?;
         }
         for name in &self.modules.remove {
@@ -142,8 +148,10 @@ impl Delta {
             set.shared().clone()
         } else {
             let mut doc = set.shared_json();
-            json_patch::patch(&mut doc, &self.shared).map_err(|e| DeltaError::SharedPatch {
-                message: e.to_string(),
+            json_patch::patch_unsafe(&mut doc, &self.shared).map_err(|e| {
+                DeltaError::SharedPatch {
+                    message: e.to_string(),
+                }
             })?;
             match doc {
                 Value::Object(map) => map.into_iter().collect(),

@@ -151,6 +151,24 @@ fn a_failed_update_is_atomic() {
     assert_eq!(before, set(BASE));
 }
 
+/// Found by the property tests (`tests/fuzz.rs`): `json_patch::patch` panics
+/// when it cannot undo the ops it applied before a failing one; a delta
+/// must fail with an error instead, through the API too (a 422).
+#[test]
+fn a_failed_patch_whose_undo_fails_is_an_error_not_a_panic() {
+    let before = set(BASE);
+    for delta in [
+        "shared: [{op: add, path: /, value: null}, {op: move, from: /, path: /resources/a}]",
+        "modules: {update: {web: [{op: add, path: /, value: 1}, {op: move, from: /, path: /a/b}]}}",
+    ] {
+        let delta: Delta = serde_yaml_ng::from_str(delta).unwrap();
+        let result = std::panic::catch_unwind(|| delta.apply(&before));
+        let result = result.unwrap_or_else(|_| panic!("apply panicked for {delta:?}"));
+        assert!(result.is_err(), "{result:?}");
+        assert_eq!(before, set(BASE));
+    }
+}
+
 #[test]
 fn set_ids() {
     let a = set(BASE);

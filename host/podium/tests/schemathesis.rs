@@ -171,3 +171,45 @@ fn schemathesis_finds_no_server_errors() {
     let (status, _) = call(&s, "GET", "/api/v1/apps/shop/envs/dev", "", b"");
     assert_eq!(status, 200);
 }
+
+/// Found by the delta property tests (not reachable by schemathesis, whose
+/// bodies are "any JSON"): a JSON-Patch whose undo fails made
+/// `json_patch::patch` panic, and the service dropped the connection
+/// without an answer. Now a 422, and the environment keeps working.
+#[test]
+fn a_delta_whose_patch_undo_fails_is_a_422() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("data"));
+    ok(put(&s, "/api/v1/apps/shop", &json!({})));
+    ok(put(
+        &s,
+        "/api/v1/apps/shop/envs/dev",
+        &json!({"type": "development"}),
+    ));
+    let body = json!({"delta": {"shared": [
+        {"op": "add", "path": "/", "value": null},
+        {"op": "move", "from": "/", "path": "/resources/a"},
+    ]}});
+    for endpoint in ["plan", "deploys"] {
+        let (status, problem) = call(
+            &s,
+            "POST",
+            &format!("/api/v1/apps/shop/envs/dev/{endpoint}"),
+            "application/json",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 422, "{endpoint}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("shared"),
+            "{problem}"
+        );
+    }
+    let done = ok(call(
+        &s,
+        "POST",
+        "/api/v1/apps/shop/envs/dev/deploys?wait=true",
+        "application/json",
+        b"{}",
+    ));
+    assert_eq!(done["status"], "succeeded", "{done}");
+}
