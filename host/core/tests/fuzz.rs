@@ -866,3 +866,181 @@ proptest! {
         let _ = serde_json::from_value::<DeploymentSet>(raw);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Planning arbitrary sets (what a deploy of an arbitrary delta reaches)
+
+const TYPES: &[&str] = &[
+    "postgres",
+    "dns",
+    "workload",
+    "k8s-cluster",
+    "k8s-namespace",
+    "environment",
+    "",
+    "odd.type",
+    "a#b",
+];
+
+fn loose_request() -> impl Strategy<Value = Value> {
+    (
+        proptest::sample::select(TYPES),
+        proptest::option::of(proptest::sample::select(vec![
+            "default", "large", "", "x.y",
+        ])),
+        proptest::option::of(proptest::sample::select(vec![
+            "db", "", "a.b", "#", "outputs",
+        ])),
+        proptest::option::of(template_value()),
+    )
+        .prop_map(|(t, class, id, params)| {
+            let mut r = json!({"type": t});
+            if let Some(c) = class {
+                r["class"] = json!(c);
+            }
+            if let Some(id) = id {
+                r["id"] = json!(id);
+            }
+            if let Some(p) = params {
+                r["params"] = p;
+            }
+            r
+        })
+}
+
+/// Definition inputs: references between the types above, odd ones too.
+fn definition_template() -> impl Strategy<Value = String> {
+    (
+        proptest::sample::select(TYPES),
+        proptest::sample::select(vec![
+            "",
+            ".large",
+            "#shared.db",
+            ".default#db",
+            "#modules.web.externals.db",
+        ]),
+        proptest::sample::select(vec!["x", "x.y", "0"]),
+    )
+        .prop_map(|(t, sel, out)| format!("${{resources.{t}{sel}.outputs.{out}}}"))
+}
+
+fn loose_definitions() -> impl Strategy<Value = Vec<ResourceDefinition>> {
+    proptest::collection::vec(
+        (
+            proptest::sample::select(TYPES),
+            proptest::collection::btree_map(
+                "[a-c]",
+                prop_oneof![definition_template(), template()],
+                0..3,
+            ),
+            proptest::collection::vec(
+                (
+                    proptest::option::of(proptest::sample::select(vec!["shop", "blog"])),
+                    proptest::option::of(proptest::sample::select(vec![
+                        "shared.db",
+                        "modules.web",
+                    ])),
+                    proptest::option::of(proptest::sample::select(vec!["default", "large"])),
+                ),
+                0..3,
+            ),
+        ),
+        0..8,
+    )
+    .prop_map(|defs| {
+        defs.into_iter()
+            .enumerate()
+            .map(|(i, (t, inputs, criteria))| {
+                ResourceDefinition::new(
+                    format!("d{i}"),
+                    1,
+                    DefinitionSpec {
+                        res_type: t.to_owned(),
+                        driver_type: "podium/echo".into(),
+                        driver_inputs: DriverInputs {
+                            values: inputs
+                                .into_iter()
+                                .map(|(k, v)| (k, Value::String(v)))
+                                .collect(),
+                            secrets: Map::new(),
+                        },
+                        grants: vec![],
+                        criteria: criteria
+                            .into_iter()
+                            .map(|(app_id, res_id, class)| podium_core::Criterion {
+                                app_id: app_id.map(str::to_owned),
+                                res_id: res_id.map(str::to_owned),
+                                class: class.map(str::to_owned),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    },
+                )
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn planning_arbitrary_sets_never_panics(
+        modules in proptest::collection::btree_map(
+            proptest::sample::select(vec!["web", "api", "a.b"]),
+            proptest::collection::btree_map("[a-c]{1,2}", loose_request(), 0..4),
+            0..3,
+        ),
+        shared in proptest::collection::btree_map(proptest::sample::select(vec!["db", "x", ""]), loose_request(), 0..3),
+        defs in loose_definitions(),
+        drop_some in any::<bool>(),
+    ) {
+        let modules: BTreeMap<String, Value> = modules
+            .into_iter()
+            .map(|(name, res)| {
+                let w = workload(name, Map::new(), res.into_iter().collect());
+                (name.to_owned(), w)
+            })
+            .collect();
+        let shared = shared.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let Ok(set) = DeploymentSet::new(modules, shared) else {
+            return Ok(());
+        };
+        // Catch-alls for every type (the generated ones are more specific,
+        // or tie and are refused), so most cases get past matching.
+        let mut registry = podium_core::Definitions::new();
+        for (i, t) in TYPES.iter().enumerate() {
+            let mut base = definition(Map::new(), Map::new(), vec![]);
+            base.id = format!("base{i}");
+            base.spec.res_type = (*t).to_owned();
+            base.spec.criteria = vec![podium_core::Criterion::default()];
+            registry.add(base).unwrap();
+        }
+        for d in defs {
+            let _ = registry.add(d);
+        }
+        let env = EnvContext::new("shop", "dev", "development");
+        let values = ValueMap::new();
+        match podium_core::plan(&set, &env, &registry, &values, &[]) {
+            Ok(first) => {
+                for (i, s) in first.steps.iter().enumerate() {
+                    prop_assert!(s.depends_on.iter().all(|&d| d < i));
+                }
+                // Planning again from what the first plan applied, with
+                // some workloads gone, must not panic either.
+                let (mut modules, shared) = set.clone().into_parts();
+                if drop_some {
+                    let first_name = modules.keys().next().cloned();
+                    if let Some(n) = first_name {
+                        modules.remove(&n);
+                    }
+                }
+                let next = DeploymentSet::from_shared(modules, shared).unwrap();
+                if let Err(e) = podium_core::plan(&next, &env, &registry, &values, &first.applied()) {
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
+}
