@@ -227,7 +227,28 @@ impl Run {
                 problems.push(e.to_string());
             }
         }
-        let values_rec = repo.values(&app)?.unwrap_or_default();
+        // A rollback resolves the shared values the deployment it returns
+        // to used; anything else the latest ones.
+        let pinned = match &self.rec.dep.request.from_deploy {
+            Some(from) => repo.deployment(from)?.map(|d| d.values_version),
+            None => None,
+        };
+        let values_rec = match pinned {
+            Some(0) => podium_core::Values::default(),
+            Some(v) => match repo.values_version(&app, v)? {
+                Some(rec) => rec,
+                None => {
+                    self.fail(
+                        ws,
+                        "match",
+                        format!("shared values version {v} of app {app} is missing"),
+                    );
+                    self.rec.commit(std::mem::take(ws)).await?;
+                    return Ok(None);
+                }
+            },
+            None => repo.values(&app)?.unwrap_or_default(),
+        };
         let values = values_rec.for_env(&env_id);
         self.rec.dep.values_version = values_rec.version;
         let active: HashMap<String, ActiveRecord> = repo

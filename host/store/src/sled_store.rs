@@ -79,6 +79,26 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn scan_after(
+        &self,
+        prefix: &[u8],
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        use std::ops::Bound;
+        let start = if after < prefix {
+            Bound::Included(prefix.to_vec())
+        } else {
+            Bound::Excluded(after.to_vec())
+        };
+        self.tree
+            .range::<Vec<u8>, _>((start, Bound::Unbounded))
+            .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
+            .take(limit)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
+            .collect()
+    }
+
     fn last(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
         match self.tree.scan_prefix(prefix).next_back() {
             Some(r) => Ok(Some(
