@@ -344,7 +344,6 @@ fn known_secrets_appear_nowhere_but_reach_the_workload_and_survive_rotation() {
         sealed_seen |= contains(&bytes, "podium-sealed:v1:");
         seen.add(format!("file {}", f.display()), bytes);
     }
-    assert!(sealed_seen, "no sealed secret found in the data directory");
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("SecretKeyRotated"), "the log is there");
     let mut leaks = Vec::new();
@@ -356,6 +355,7 @@ fn known_secrets_appear_nowhere_but_reach_the_workload_and_survive_rotation() {
         }
     }
     assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
+    assert!(sealed_seen, "no sealed secret found in the data directory");
 }
 
 #[test]
