@@ -170,14 +170,17 @@ fn platform(s: &Server) -> (Tokens, String, String) {
 
 /// One endpoint call: method, path, body, and a set-up run (as admin)
 /// before every call so that destructive calls find their object.
+type PathFn = Box<dyn Fn(&Server) -> String>;
+type SetupFn = Box<dyn Fn(&Server)>;
+
 struct Case {
     method: &'static str,
     path: String,
     /// A path made by the set-up (objects created per call, e.g. tokens).
-    dynamic: Option<Box<dyn Fn(&Server) -> String>>,
+    dynamic: Option<PathFn>,
     body: Option<(&'static str, Vec<u8>)>,
     needs: Needs,
-    setup: Option<Box<dyn Fn(&Server)>>,
+    setup: Option<SetupFn>,
 }
 
 fn case(method: &'static str, path: impl Into<String>, needs: Needs) -> Case {

@@ -504,8 +504,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::generate();
         let r = repo(dir.path(), &key);
-        let mut values = Values::default();
-        values.version = 1;
+        let mut values = Values {
+            version: 1,
+            ..Values::default()
+        };
         values
             .app
             .insert("TOKEN".into(), SharedValue::secret("hunter2-value"));

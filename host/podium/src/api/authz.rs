@@ -121,7 +121,7 @@ fn permission(
     need: Need,
     op: &'static str,
     params: &HashMap<String, String>,
-) -> Result<Option<Permission>, Response> {
+) -> Result<Option<Permission>, Problem> {
     let param = |name: &str| params.get(name).cloned().unwrap_or_default();
     let perm = match need {
         Need::Authenticated => Permission::Authenticated,
@@ -141,7 +141,7 @@ fn permission(
                     env_type: e.env.env_type,
                 },
                 Ok(None) => return Ok(None),
-                Err(e) => return Err(Problem::from(e).into_response()),
+                Err(e) => return Err(Problem::from(e)),
             }
         }
         Need::ViewDeployment => match s.repo().deployment(&param("id")) {
@@ -154,14 +154,14 @@ fn permission(
                     param("id")
                 )));
             }
-            Err(e) => return Err(Problem::from(e).into_response()),
+            Err(e) => return Err(Problem::from(e)),
         },
     };
     Ok(Some(perm))
 }
 
-fn forbidden(message: String) -> Response {
-    Problem::new(StatusCode::FORBIDDEN, "forbidden", message).into_response()
+fn forbidden(message: String) -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "forbidden", message)
 }
 
 fn unauthorized(e: &AuthError) -> Response {
@@ -198,16 +198,16 @@ pub async fn guard(
         Ok(principal) => {
             actor = principal.actor();
             let allowed = match permission(&s, &principal, need, op, &params) {
-                Err(r) => Err(r),
+                Err(p) => Err(p),
                 Ok(None) => Ok(()),
                 Ok(Some(perm)) => principal.check(&perm).map_err(forbidden),
             };
             match allowed {
-                Err(r) => {
-                    if r.status() == StatusCode::FORBIDDEN {
-                        message = Some("forbidden".to_owned());
+                Err(p) => {
+                    if p.status == 403 {
+                        message = Some(p.detail.clone());
                     }
-                    r
+                    p.into_response()
                 }
                 Ok(()) => {
                     req.extensions_mut().insert(principal);
