@@ -3,6 +3,8 @@
 # Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A one-shot build gains nothing from incremental artifacts (GBs on disk).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 scripts/setup.sh
 
 guests=(-p podium-driver-sdk -p podium-driver-echo -p podium-driver-template -p podium-guest-hostile

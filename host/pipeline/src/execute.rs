@@ -110,8 +110,8 @@ impl Run {
         let Some(matched) = self.match_phase(&set, &mut ws).await? else {
             return self.finish().await;
         };
-        self.rec.commit(ws).await?;
-        self.create(&matched).await?;
+        // Written together with the first steps' starts, before any driver runs.
+        self.create(&matched, ws).await?;
         self.delete(&matched).await?;
         self.finish().await
     }
@@ -227,7 +227,28 @@ impl Run {
                 problems.push(e.to_string());
             }
         }
-        let values_rec = repo.values(&app)?.unwrap_or_default();
+        // A rollback resolves the shared values the deployment it returns
+        // to used; anything else the latest ones.
+        let pinned = match &self.rec.dep.request.from_deploy {
+            Some(from) => repo.deployment(from)?.map(|d| d.values_version),
+            None => None,
+        };
+        let values_rec = match pinned {
+            Some(0) => podium_core::Values::default(),
+            Some(v) => match repo.values_version(&app, v)? {
+                Some(rec) => rec,
+                None => {
+                    self.fail(
+                        ws,
+                        "match",
+                        format!("shared values version {v} of app {app} is missing"),
+                    );
+                    self.rec.commit(std::mem::take(ws)).await?;
+                    return Ok(None);
+                }
+            },
+            None => repo.values(&app)?.unwrap_or_default(),
+        };
         let values = values_rec.for_env(&env_id);
         self.rec.dep.values_version = values_rec.version;
         let active: HashMap<String, ActiveRecord> = repo
@@ -297,7 +318,11 @@ impl Run {
 
     /// Create and Deploy: every non-delete step, dependencies first,
     /// independent ones concurrently.
-    async fn create(&mut self, m: &Matched) -> Result<(), podium_store::RepoError> {
+    async fn create(
+        &mut self,
+        m: &Matched,
+        mut ws: WriteSet,
+    ) -> Result<(), podium_store::RepoError> {
         let inner = self.inner();
         let steps = &m.plan.steps;
         let mut outputs = outputs_of(m.active.values());
@@ -324,8 +349,8 @@ impl Run {
                 .is_some_and(|n| matches!(n.kind, NodeKind::Workload { .. }))
         };
 
-        // Completions are written together with the starts they enable.
-        let mut ws = WriteSet::new();
+        // Completions are written together with the starts they enable; the
+        // first write also carries Start/Read/Match.
         loop {
             // Skip what cannot run, settle unchanged steps, start the ready ones.
             let mut progress = true;
@@ -418,99 +443,107 @@ impl Run {
             if !ws.is_empty() {
                 self.rec.commit(std::mem::take(&mut ws)).await?;
             }
-            let Some(joined) = tasks.join_next().await else {
+            let Some(first) = tasks.join_next().await else {
                 break;
             };
-            let (i, result) = match joined {
-                Ok(x) => x,
-                Err(e) => {
-                    // A panicking task is a host bug; fail the deployment, keep going.
-                    self.fail(
-                        &mut ws,
-                        "create",
-                        format!("internal error in a driver task: {e}"),
-                    );
-                    continue;
-                }
-            };
-            let elapsed = started_at.get(&i).map(|t| t.elapsed().as_millis() as u64);
-            let phase = if is_workload(i) { "deploy" } else { "create" };
-            match result {
-                Ok(report) => {
-                    self.driver_logs(&mut ws, i, &report.logs);
-                    let Outcome::Applied(out) = report.result else {
-                        status[i] = StepStatus::Failed;
-                        self.step_failed(
+            // Every call that finished meanwhile goes into the same write.
+            let mut finished = vec![first];
+            while let Some(more) = tasks.try_join_next() {
+                finished.push(more);
+            }
+            for joined in finished {
+                let (i, result) = match joined {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // A panicking task is a host bug; fail the deployment, keep going.
+                        self.fail(
                             &mut ws,
-                            i,
-                            phase,
-                            None,
-                            "driver returned no outputs".into(),
+                            "create",
+                            format!("internal error in a driver task: {e}"),
                         );
                         continue;
-                    };
-                    let step = &steps[i];
-                    let before = outputs.get(&step.key);
-                    if before.is_none_or(|b| b.values != out.values || b.secrets != out.secrets) {
-                        changed.insert(i);
                     }
-                    let depends_on = step
-                        .depends_on
-                        .iter()
-                        .map(|&d| steps[d].guresid.clone())
-                        .collect();
-                    let digest = self.rec.dep.resources[i]
-                        .driver_digest
-                        .clone()
-                        .unwrap_or_default();
-                    let active = ActiveRecord {
-                        resource: ActiveResource {
-                            guresid: step.guresid.clone(),
-                            key: step.key.clone(),
-                            definition_id: step.definition_id.clone(),
-                            definition_version: step.definition_version,
-                            driver_type: step.driver_type.clone(),
-                            inputs_digest: step.inputs_digest.clone().unwrap_or_default(),
-                            depends_on,
-                        },
-                        driver_digest: digest,
-                        values: out.values.clone(),
-                        secrets: out.secrets.clone(),
-                        state: out.state.clone(),
-                        params: applied_params.remove(&i).unwrap_or(Value::Null),
-                        deploy_id: self.rec.dep.id.clone(),
-                        updated_at: Timestamp::now(),
-                    };
-                    outputs.insert(
-                        step.key.clone(),
-                        Outputs {
-                            values: out.values,
-                            secrets: out.secrets,
-                        },
-                    );
-                    ws.active(&self.rec.dep.app, &self.rec.dep.env, &active);
-                    status[i] = StepStatus::Succeeded;
-                    self.progress(i, StepStatus::Succeeded, None, None);
-                    self.rec.dep.resources[i].duration_ms = elapsed;
-                    self.rec.event(
-                        &mut ws,
-                        "ResourceApplied",
-                        Some(step.key.to_string()),
-                        Some("succeeded"),
-                        format!(
-                            "{} applied in {} ms",
-                            step.driver_type,
-                            elapsed.unwrap_or(0)
-                        ),
-                    );
-                }
-                Err(report) => {
-                    self.driver_logs(&mut ws, i, &report.logs);
-                    status[i] = StepStatus::Failed;
-                    self.rec.dep.resources[i].duration_ms = elapsed;
-                    let e = report.result;
-                    let driver = format!("{}@{}", e.driver, e.digest);
-                    self.step_failed(&mut ws, i, phase, Some(driver), e.to_string());
+                };
+                let elapsed = started_at.get(&i).map(|t| t.elapsed().as_millis() as u64);
+                let phase = if is_workload(i) { "deploy" } else { "create" };
+                match result {
+                    Ok(report) => {
+                        self.driver_logs(&mut ws, i, &report.logs);
+                        let Outcome::Applied(out) = report.result else {
+                            status[i] = StepStatus::Failed;
+                            self.step_failed(
+                                &mut ws,
+                                i,
+                                phase,
+                                None,
+                                "driver returned no outputs".into(),
+                            );
+                            continue;
+                        };
+                        let step = &steps[i];
+                        let before = outputs.get(&step.key);
+                        if before.is_none_or(|b| b.values != out.values || b.secrets != out.secrets)
+                        {
+                            changed.insert(i);
+                        }
+                        let depends_on = step
+                            .depends_on
+                            .iter()
+                            .map(|&d| steps[d].guresid.clone())
+                            .collect();
+                        let digest = self.rec.dep.resources[i]
+                            .driver_digest
+                            .clone()
+                            .unwrap_or_default();
+                        let active = ActiveRecord {
+                            resource: ActiveResource {
+                                guresid: step.guresid.clone(),
+                                key: step.key.clone(),
+                                definition_id: step.definition_id.clone(),
+                                definition_version: step.definition_version,
+                                driver_type: step.driver_type.clone(),
+                                inputs_digest: step.inputs_digest.clone().unwrap_or_default(),
+                                depends_on,
+                            },
+                            driver_digest: digest,
+                            values: out.values.clone(),
+                            secrets: out.secrets.clone(),
+                            state: out.state.clone(),
+                            params: applied_params.remove(&i).unwrap_or(Value::Null),
+                            deploy_id: self.rec.dep.id.clone(),
+                            updated_at: Timestamp::now(),
+                        };
+                        outputs.insert(
+                            step.key.clone(),
+                            Outputs {
+                                values: out.values,
+                                secrets: out.secrets,
+                            },
+                        );
+                        ws.active(&self.rec.dep.app, &self.rec.dep.env, &active);
+                        status[i] = StepStatus::Succeeded;
+                        self.progress(i, StepStatus::Succeeded, None, None);
+                        self.rec.dep.resources[i].duration_ms = elapsed;
+                        self.rec.event(
+                            &mut ws,
+                            "ResourceApplied",
+                            Some(step.key.to_string()),
+                            Some("succeeded"),
+                            format!(
+                                "{} applied in {} ms",
+                                step.driver_type,
+                                elapsed.unwrap_or(0)
+                            ),
+                        );
+                    }
+                    Err(report) => {
+                        self.driver_logs(&mut ws, i, &report.logs);
+                        status[i] = StepStatus::Failed;
+                        self.rec.dep.resources[i].duration_ms = elapsed;
+                        let e = report.result;
+                        let driver = format!("{}@{}", e.driver, e.digest);
+                        self.step_failed(&mut ws, i, phase, Some(driver), e.to_string());
+                    }
                 }
             }
         }

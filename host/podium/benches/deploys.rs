@@ -30,15 +30,21 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+/// The admin token the server wrote on its first start.
+static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 fn call(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
+    let auth = format!("Bearer {}", TOKEN.get().map(String::as_str).unwrap_or(""));
     let mut r = match (method, body) {
-        ("GET", _) => agent.get(url).call(),
+        ("GET", _) => agent.get(url).header("authorization", &auth).call(),
         ("PUT", Some(b)) => agent
             .put(url)
+            .header("authorization", &auth)
             .header("content-type", "application/json")
             .send(b.to_string()),
         ("POST", Some(b)) => agent
             .post(url)
+            .header("authorization", &auth)
             .header("content-type", "application/json")
             .send(b.to_string()),
         _ => unreachable!(),
@@ -81,6 +87,12 @@ fn main() {
         .trim()
         .trim_start_matches("podium listening on ")
         .to_owned();
+    let _ = TOKEN.set(
+        std::fs::read_to_string(data.path().join("admin-token"))
+            .expect("the admin token")
+            .trim()
+            .to_owned(),
+    );
     let a = agent();
     assert_eq!(
         call(

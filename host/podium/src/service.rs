@@ -9,6 +9,8 @@ use anyhow::Context as _;
 use podium_pipeline::{Config, Pipeline, Registry};
 use podium_runtime::{Runtime, RuntimeConfig};
 use podium_store::{Repo, SledStore};
+
+use crate::{auth, secret_key};
 use serde::Serialize;
 
 use crate::defaults;
@@ -30,6 +32,9 @@ pub struct Service {
     drivers: std::sync::RwLock<Vec<DriverEntry>>,
     ready: AtomicBool,
     data_dir: PathBuf,
+    secret_key_file: PathBuf,
+    /// One rotation at a time.
+    rotating: std::sync::Mutex<()>,
 }
 
 impl Service {
@@ -42,7 +47,24 @@ impl Service {
             .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
         let store = SledStore::open(&data_dir.join("state"))
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-        let repo = Repo::new(Arc::new(store));
+        let secret_key_file = secret_key::path(data_dir);
+        let (ring, pending) = secret_key::load(&secret_key_file)?;
+        let repo = Repo::new(Arc::new(store), ring);
+        match pending {
+            // A rotation was interrupted: finish it before anything else.
+            Some(next) => {
+                secret_key::rotate(&repo, &secret_key_file, Some(next))?;
+            }
+            None => {
+                let n = repo.reseal_stale()?;
+                if n > 0 {
+                    tracing::info!(records = n, "SecretsSealed");
+                }
+            }
+        }
+        if let Some(path) = auth::bootstrap(&repo, data_dir)? {
+            tracing::info!(file = %path.display(), "AdminTokenCreated");
+        }
         let runtime = Arc::new(Runtime::new(RuntimeConfig {
             cache_dir: Some(data_dir.join("cache").join("drivers")),
             ..RuntimeConfig::default()
@@ -100,6 +122,8 @@ impl Service {
             drivers: std::sync::RwLock::new(drivers),
             ready: AtomicBool::new(true),
             data_dir: data_dir.to_path_buf(),
+            secret_key_file,
+            rotating: std::sync::Mutex::new(()),
         }))
     }
 
@@ -124,6 +148,16 @@ impl Service {
 
     pub fn repo(&self) -> &Repo {
         self.pipeline.repo()
+    }
+
+    /// Seals every secret under a new key (blocking: call off the async
+    /// runtime).
+    pub fn rotate_key(&self) -> anyhow::Result<secret_key::Rotated> {
+        let _one = self
+            .rotating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        secret_key::rotate(self.repo(), &self.secret_key_file, None)
     }
 
     pub fn data_dir(&self) -> &Path {

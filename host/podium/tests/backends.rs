@@ -28,7 +28,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Output;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
@@ -371,8 +371,7 @@ struct Delivered {
 }
 
 fn delivered(data: &Path, app: &str) -> Delivered {
-    let store = podium_store::SledStore::open(&data.join("state")).unwrap();
-    let repo = podium_store::Repo::new(Arc::new(store));
+    let repo = open_repo(data);
     let active = repo.active(app, ENV).unwrap();
     let workload = active
         .iter()

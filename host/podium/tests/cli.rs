@@ -253,11 +253,11 @@ fn serve(data: &Path) -> (std::process::Child, String, std::thread::JoinHandle<S
     (child, addr, logs)
 }
 
-fn get(addr: &str, path: &str) -> (u16, String) {
+fn get(addr: &str, token: &str, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
     )
     .unwrap();
     let mut resp = String::new();
@@ -290,9 +290,12 @@ fn stop(mut child: std::process::Child) {
 fn serve_lists_drivers_and_reuses_compiled_drivers_on_restart() {
     let data = tempfile::tempdir().unwrap();
     let (child, addr, logs) = serve(data.path());
-    assert_eq!(get(&addr, "/healthz"), (200, "ok".into()));
-    assert_eq!(get(&addr, "/readyz").0, 200);
-    let (status, body) = get(&addr, "/api/v1/drivers");
+    let token = std::fs::read_to_string(data.path().join("admin-token")).unwrap();
+    let token = token.trim();
+    assert_eq!(get(&addr, "", "/healthz"), (200, "ok".into()));
+    assert_eq!(get(&addr, "", "/readyz").0, 200);
+    assert_eq!(get(&addr, "", "/api/v1/drivers").0, 401);
+    let (status, body) = get(&addr, token, "/api/v1/drivers");
     assert_eq!(status, 200);
     let drivers: Value = serde_json::from_str(&body).unwrap();
     let ids: Vec<&str> = drivers["drivers"]
@@ -307,7 +310,7 @@ fn serve_lists_drivers_and_reuses_compiled_drivers_on_restart() {
         ids.starts_with(&["podium/echo", "podium/template"]),
         "{ids:?}"
     );
-    let (status, body) = get(&addr, "/api/v1/nothing");
+    let (status, body) = get(&addr, token, "/api/v1/nothing");
     assert_eq!(status, 404);
     assert!(body.contains("\"status\":404"), "{body}");
     stop(child);
@@ -320,7 +323,7 @@ fn serve_lists_drivers_and_reuses_compiled_drivers_on_restart() {
 
     // Second start: every built-in comes from the on-disk cache.
     let (child, addr, logs) = serve(data.path());
-    assert_eq!(get(&addr, "/healthz").0, 200);
+    assert_eq!(get(&addr, token, "/healthz").0, 200);
     stop(child);
     let second = logs.join().unwrap();
     assert_eq!(

@@ -11,6 +11,8 @@ use std::process::{Command, Output};
 use podium_tests_languages::{KvServer, Lang, artifact_cache_dir, build, key, request};
 use serde_json::{Value, json};
 
+mod common;
+
 fn podium() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_podium"));
     // The cache the runtime-level tests use: the heavy components compile
@@ -150,4 +152,229 @@ fn driver_info_refuses_what_is_not_a_driver_for_this_host() {
         ),
         "{err}"
     );
+}
+
+/// What `podium apply -f` gets for the deployment tests: app, env (type
+/// `development`, so the workload itself goes to the built-in GitOps
+/// output), the kv server's token as a secret shared value, and a `config`
+/// definition that uses the pushed driver.
+fn setup_yaml(driver_id: &str, kv: &KvServer, prefix: &str) -> String {
+    let q = |v: &str| serde_json::to_string(v).unwrap();
+    format!(
+        r#"apiVersion: podium.dev/v1
+kind: Application
+metadata: {{id: shop}}
+---
+apiVersion: podium.dev/v1
+kind: Environment
+metadata: {{id: dev, app: shop}}
+spec: {{type: development}}
+---
+apiVersion: podium.dev/v1
+kind: Values
+metadata: {{app: shop}}
+spec:
+  KV_TOKEN: {{value: {token}, secret: true}}
+---
+apiVersion: podium.dev/v1
+kind: ResourceDefinition
+metadata: {{id: config-dev}}
+spec:
+  type: config
+  driver_type: {driver_id}
+  criteria: [{{env_type: development}}]
+  grants: [{grant}]
+  driver_inputs:
+    values: {{url: {url}, prefix: {prefix}}}
+    secrets: {{token: "${{values.KV_TOKEN}}"}}
+"#,
+        token = q(&kv.token),
+        grant = q(&kv.grant()),
+        url = q(&kv.url),
+    )
+}
+
+fn score(params: Option<&str>) -> String {
+    match params {
+        Some(params) => format!(
+            r#"apiVersion: score.dev/v1b1
+metadata: {{name: api}}
+containers:
+  main:
+    image: registry.invalid/api:1
+    variables:
+      CONFIG_KEY: ${{resources.settings.key}}
+      CONFIG_READ_TOKEN: ${{resources.settings.read_token}}
+resources:
+  settings:
+    type: config
+    params: {params}
+"#
+        ),
+        None => "apiVersion: score.dev/v1b1\nmetadata: {name: api}\ncontainers:\n  main:\n    image: registry.invalid/api:1\n".to_owned(),
+    }
+}
+
+/// `podium deploy --wait`, then the deployment record.
+fn deploy(s: &common::Server, dir: &Path, score: &str) -> Value {
+    let path = common::file(dir, "score.yaml", score);
+    let o = s.cli(&[
+        "deploy", "-f", &path, "--app", "shop", "--env", "dev", "--wait",
+    ]);
+    let text = common::stdout(&o);
+    assert!(o.status.success(), "{text}\n{}", common::stderr(&o));
+    let id = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("deployment ")
+                .and_then(|r| r.split_whitespace().next())
+        })
+        .unwrap_or_else(|| panic!("no deployment id in {text}"));
+    let (st, d) = s.get(&format!("/api/v1/deploys/{id}"));
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "succeeded", "{d}");
+    d
+}
+
+/// The `config` step of a deployment.
+fn config_step(d: &Value) -> &Value {
+    d["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "config")
+        .unwrap_or_else(|| panic!("no config step in {d}"))
+}
+
+/// Push the example driver of `lang`, define `config` with it, and deploy a
+/// workload that needs a `config` through the real service: create, no-change
+/// redeploy (no call), params change (update), removal (delete), each
+/// checked in the kv server from outside.
+fn deployed_through_the_service(lang: Lang) {
+    let wasm = build(lang).path;
+    let bytes = std::fs::read(&wasm).unwrap();
+    let digest = format!("sha256:{}", podium_core::canonical::sha256_hex(&bytes));
+    let kv = KvServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = artifact_cache_dir();
+    let mut s = common::Server::start_with_env(
+        &tmp.path().join("data"),
+        &[("PODIUM_CACHE_DIR", cache.as_os_str())],
+    );
+
+    let driver_id = format!("example/config-{}", lang.dir());
+    let o = s.cli(&["driver", "push", wasm.to_str().unwrap(), "--id", &driver_id]);
+    let pushed = common::stdout(&o);
+    assert!(o.status.success(), "{pushed}\n{}", common::stderr(&o));
+    assert!(
+        pushed.contains(&digest),
+        "push printed {pushed}, want {digest}"
+    );
+    let (st, list) = s.get("/api/v1/drivers");
+    assert_eq!(st, 200, "{list}");
+    assert!(
+        list["drivers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == driver_id.as_str() && d["digest"] == digest.as_str()),
+        "{list}"
+    );
+
+    let setup = common::file(
+        tmp.path(),
+        "setup.yaml",
+        &setup_yaml(&driver_id, &kv, lang.dir()),
+    );
+    let o = s.cli(&["apply", "-f", &setup]);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        common::stdout(&o),
+        common::stderr(&o)
+    );
+
+    // Create.
+    let d = deploy(
+        &s,
+        tmp.path(),
+        &score(Some("{region: eu-west, retries: 3}")),
+    );
+    let step = config_step(&d);
+    assert_eq!(step["action"], "create", "{d}");
+    assert_eq!(step["driver_type"], driver_id.as_str(), "{d}");
+    assert_eq!(step["driver_digest"], digest.as_str(), "{d}");
+    let entries = kv.entries();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let (key, entry) = entries.iter().next().unwrap();
+    assert!(key.starts_with(&format!("{}-", lang.dir())), "{key}");
+    assert_eq!(entry["value"], json!({"region": "eu-west", "retries": 3}));
+    assert_eq!(entry["revision"], 1);
+
+    // The resource as the API shows it: outputs, the secret one redacted.
+    let (st, res) = s.get("/api/v1/apps/shop/envs/dev/resources");
+    assert_eq!(st, 200, "{res}");
+    let config = res
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "config")
+        .unwrap_or_else(|| panic!("{res}"));
+    assert_eq!(config["values"]["key"], key.as_str(), "{config}");
+    assert_eq!(config["secrets"]["read_token"], "<redacted>", "{config}");
+    assert_eq!(config["driver_digest"], digest.as_str(), "{config}");
+
+    // The same Score again: the driver is not called, the entry untouched.
+    let d = deploy(
+        &s,
+        tmp.path(),
+        &score(Some("{region: eu-west, retries: 3}")),
+    );
+    assert_eq!(config_step(&d)["action"], "unchanged", "{d}");
+    assert_eq!(kv.entry(key).unwrap()["revision"], 1);
+
+    // New params: an update in place, same key.
+    let d = deploy(
+        &s,
+        tmp.path(),
+        &score(Some("{region: us-east, retries: 5}")),
+    );
+    assert_eq!(config_step(&d)["action"], "update", "{d}");
+    let entry = kv.entry(key).unwrap();
+    assert_eq!(entry["value"], json!({"region": "us-east", "retries": 5}));
+    assert_eq!(entry["revision"], 2);
+
+    // Neither the kv token nor the entry's read token in any record.
+    let read_token = entry["read_token"].as_str().unwrap().to_owned();
+    let (_, events) = s.get(&format!(
+        "/api/v1/apps/shop/envs/dev/deploys/{}/events",
+        d["id"].as_str().unwrap()
+    ));
+    for text in [d.to_string(), res.to_string(), events.to_string()] {
+        assert!(
+            !text.contains(&kv.token) && !text.contains(&read_token),
+            "{text}"
+        );
+    }
+
+    // The workload without the resource: the driver deletes the entry.
+    let d = deploy(&s, tmp.path(), &score(None));
+    assert_eq!(config_step(&d)["action"], "delete", "{d}");
+    assert!(kv.entries().is_empty(), "{:?}", kv.entries());
+    s.stop();
+}
+
+#[test]
+fn rust_driver_deployed_through_the_service() {
+    deployed_through_the_service(Lang::Rust);
+}
+
+#[test]
+fn python_driver_deployed_through_the_service() {
+    deployed_through_the_service(Lang::Python);
+}
+
+#[test]
+fn javascript_driver_deployed_through_the_service() {
+    deployed_through_the_service(Lang::JavaScript);
 }

@@ -7,7 +7,10 @@
 //! - [`Repo`]: typed records (environment types, apps, environments,
 //!   versioned definitions, deployment sets, deployments with their events,
 //!   active resources, shared values, workload profiles, uploaded drivers)
-//!   encoded as JSON under prefixed keys.
+//!   encoded as JSON under prefixed keys. The secret parts of records
+//!   (definitions' secret inputs, secret shared values, drivers' secret
+//!   outputs and state) are sealed with XChaCha20-Poly1305 under a
+//!   [`Keyring`] before they reach the store ([`seal`]).
 //!
 //! # Architecture invariant
 //!
@@ -20,10 +23,13 @@
 mod keys;
 pub mod records;
 mod repo;
+pub mod seal;
+mod secrets;
 mod sled_store;
 
 pub use records::*;
 pub use repo::{Repo, RepoError, WriteSet};
+pub use seal::{Keyring, SealError, SecretKey};
 pub use sled_store::SledStore;
 
 /// The version of the on-disk layout. A data directory written by another
@@ -80,6 +86,21 @@ pub trait Store: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
+    /// Up to `limit` entries with this prefix whose keys are greater than
+    /// `after`, in key order (paging through long prefixes).
+    fn scan_after(
+        &self,
+        prefix: &[u8],
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        Ok(self
+            .scan(prefix)?
+            .into_iter()
+            .filter(|(k, _)| k.as_slice() > after)
+            .take(limit)
+            .collect())
+    }
     /// The last entry (greatest key) with this prefix.
     fn last(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError>;
     /// Applies `batch` atomically; returns once it is durable.

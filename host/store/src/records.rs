@@ -210,3 +210,66 @@ pub struct DriverRecord {
     pub version: String,
     pub resource_types: Vec<String>,
 }
+
+/// What a token may do: `admin` everything; `owner`, `deployer` and
+/// `viewer` within one app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Deployer,
+    Owner,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Deployer => "deployer",
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// An API token. Only the SHA-256 of its secret part is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// The public part of the token (`pdm_<id>_<secret>`).
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// The app an `owner`/`deployer`/`viewer` token is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Env types the token may deploy to; `None`: every env type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_types: Option<Vec<String>>,
+    /// Hex SHA-256 of the secret part.
+    pub secret_sha256: String,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// One write request as the audit log keeps it: who, what, when, outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub at: Timestamp,
+    /// `token:<id> (<name>)`, or `anonymous` when no valid token came.
+    pub actor: String,
+    pub method: String,
+    /// The request path (no query string).
+    pub path: String,
+    /// The operation, e.g. `deploy`, `put resource definition`.
+    pub action: String,
+    pub status: u16,
+    /// `ok`, `denied` (401/403), `rejected` (other 4xx) or `failed` (5xx).
+    pub outcome: String,
+    /// The error's title, when it was refused or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use podium_core::{
     Application, DefinitionSpec, Definitions, Environment, EnvironmentType, ResourceDefinition,
     ResourceKey, SharedValue,
@@ -21,6 +21,7 @@ use super::Doc;
 use super::body;
 use super::ids;
 use super::problem::{ApiResult, Problem};
+use crate::auth::Principal;
 use crate::service::Service;
 
 type S = State<Arc<Service>>;
@@ -72,8 +73,14 @@ pub async fn delete_env_type(State(s): S, Path(id): Path<String>) -> ApiResult<S
 }
 
 #[utoipa::path(get, path = "/api/v1/apps", responses((status = 200, body = Doc)))]
-pub async fn list_apps(State(s): S) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.repo().apps()?)))
+pub async fn list_apps(State(s): S, Extension(me): Extension<Principal>) -> ApiResult<Json<Value>> {
+    let apps: Vec<_> = s
+        .repo()
+        .apps()?
+        .into_iter()
+        .filter(|a| me.sees(&a.id))
+        .collect();
+    Ok(Json(json!(apps)))
 }
 
 #[utoipa::path(put, path = "/api/v1/apps/{app}", params(("app" = String, Path)), responses((status = 200, body = Doc), (status = 422, body = Problem)))]
@@ -214,7 +221,24 @@ pub async fn delete_env(
 
 #[utoipa::path(get, path = "/api/v1/resource-definitions", responses((status = 200, body = Doc)))]
 pub async fn list_definitions(State(s): S) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.repo().definitions()?)))
+    let list: Vec<Value> = s
+        .repo()
+        .definitions()?
+        .iter()
+        .map(shown_definition)
+        .collect();
+    Ok(Json(json!(list)))
+}
+
+/// A definition as the API shows it: every secret input redacted.
+fn shown_definition(d: &ResourceDefinition) -> Value {
+    let mut v = json!(d);
+    if let Some(Value::Object(secrets)) = v.pointer_mut("/driver_inputs/secrets") {
+        for value in secrets.values_mut() {
+            *value = json!(podium_runtime::REDACTED);
+        }
+    }
+    v
 }
 
 #[utoipa::path(get, path = "/api/v1/resource-definitions/{id}", params(("id" = String, Path)), responses((status = 200, body = Doc), (status = 404, body = Problem)))]
@@ -223,7 +247,7 @@ pub async fn get_definition(State(s): S, Path(id): Path<String>) -> ApiResult<Js
         .repo()
         .definition(&id)?
         .ok_or_else(|| Problem::not_found("resource definition", &id))?;
-    Ok(Json(json!(d)))
+    Ok(Json(shown_definition(&d)))
 }
 
 #[utoipa::path(get, path = "/api/v1/resource-definitions/{id}/versions", params(("id" = String, Path)), responses((status = 200, body = Doc), (status = 404, body = Problem)))]
@@ -232,7 +256,9 @@ pub async fn definition_versions(State(s): S, Path(id): Path<String>) -> ApiResu
     if v.is_empty() {
         return Err(Problem::not_found("resource definition", &id));
     }
-    Ok(Json(json!(v)))
+    Ok(Json(json!(
+        v.iter().map(shown_definition).collect::<Vec<_>>()
+    )))
 }
 
 /// Stores a definition: a new version when the spec changed, nothing when
@@ -283,7 +309,7 @@ pub async fn put_definition(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!(def))).into_response())
+    Ok((status, Json(shown_definition(&def))).into_response())
 }
 
 #[utoipa::path(delete, path = "/api/v1/resource-definitions/{id}", params(("id" = String, Path)), responses((status = 204), (status = 404, body = Problem)))]

@@ -6,12 +6,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use podium_core::{Definitions, Delta, Graph, Images, diff};
 use podium_pipeline::Submit;
 use podium_store::{DeployRequest, Deployment, Trigger};
@@ -22,6 +22,7 @@ use super::Doc;
 use super::body;
 use super::config::require_env;
 use super::problem::{ApiResult, Problem};
+use crate::auth::Principal;
 use crate::service::Service;
 
 type S = State<Arc<Service>>;
@@ -207,6 +208,7 @@ pub async fn create_deploy(
     State(s): S,
     Path((app, env)): Path<(String, String)>,
     Query(q): Query<DeployQuery>,
+    Extension(me): Extension<Principal>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
@@ -220,7 +222,7 @@ pub async fn create_deploy(
             request,
             trigger,
             comment,
-            who: who(&headers),
+            who: me.actor(),
         })
         .await?;
     accepted(&s, dep, q.wait).await
@@ -240,16 +242,6 @@ async fn accepted(s: &Service, dep: Deployment, wait: bool) -> ApiResult<Respons
         Json(json!({"id": dep.id, "url": url, "status": dep.status})),
     )
         .into_response())
-}
-
-/// Who made a request (authentication comes with tokens; until then, the
-/// caller's declared user agent).
-fn who(headers: &HeaderMap) -> String {
-    headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(64).collect())
-        .unwrap_or_else(|| "anonymous".to_owned())
 }
 
 #[utoipa::path(get, path = "/api/v1/apps/{app}/envs/{env}/deploys", params(("app" = String, Path), ("env" = String, Path)), responses((status = 200, body = Doc), (status = 404, body = Problem)))]
@@ -405,7 +397,7 @@ pub async fn rollback(
     State(s): S,
     Path((app, env)): Path<(String, String)>,
     Query(q): Query<DeployQuery>,
-    headers: HeaderMap,
+    Extension(me): Extension<Principal>,
     bytes: Bytes,
 ) -> ApiResult<Response> {
     require_env(&s, &app, &env)?;
@@ -423,7 +415,7 @@ pub async fn rollback(
             comment: b
                 .comment
                 .unwrap_or_else(|| format!("rollback to {}", b.deploy_id)),
-            who: who(&headers),
+            who: me.actor(),
         })
         .await?;
     accepted(&s, dep, q.wait).await

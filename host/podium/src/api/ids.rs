@@ -58,3 +58,23 @@ pub fn check_value_key(key: &str) -> Result<(), Problem> {
         ))
     }
 }
+
+/// Token names: printable, short, no control characters (they show up in
+/// the audit log and in 403 messages).
+pub fn check_token_name(name: &str) -> Result<(), Problem> {
+    let ok = !name.trim().is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@: ".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::invalid(
+            "/name",
+            format!(
+                "{name:?} is not a valid token name: use 1-64 letters, digits, spaces and - _ . @ :"
+            ),
+        ))
+    }
+}

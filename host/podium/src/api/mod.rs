@@ -2,6 +2,8 @@
 //! service and results to JSON, errors to RFC 9457 problem+json. The OpenAPI
 //! document is generated from the handlers' annotations (utoipa).
 
+mod admin;
+pub mod authz;
 mod body;
 mod config;
 mod deploys;
@@ -9,6 +11,7 @@ mod drivers;
 mod ids;
 mod openapi_doc;
 mod problem;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -37,8 +40,28 @@ pub const MAX_BODY: usize = 4 << 20;
 pub struct Doc(Value);
 
 #[derive(OpenApi)]
-#[openapi(info(title = "Podium", description = "Platform orchestrator API"))]
+#[openapi(
+    info(title = "Podium", description = "Platform orchestrator API"),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
 struct ApiDoc;
+
+/// Every operation takes `Authorization: Bearer <token>`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
 
 pub fn router(service: Arc<Service>) -> Router {
     let uploads = OpenApiRouter::new()
@@ -85,9 +108,20 @@ pub fn router(service: Arc<Service>) -> Router {
         .routes(routes!(deploys::diff_deploys))
         .routes(routes!(deploys::resources))
         .routes(routes!(deploys::graph))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(tokens::whoami))
+        .routes(routes!(admin::audit))
+        .routes(routes!(admin::rotate_key))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .merge(uploads)
         .split_for_parts();
+    // Every route so far needs a token; the ones added below (health, the
+    // OpenAPI document) are public.
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        service.clone(),
+        authz::guard,
+    ));
     let openapi = Arc::new(openapi_doc::complete(&openapi));
     api.route(
         "/api/v1/openapi.json",

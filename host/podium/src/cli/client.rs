@@ -17,9 +17,27 @@ pub struct ServerArgs {
         global = true
     )]
     pub server: String,
-    /// Bearer token for the server.
+    /// Bearer token for the server. Without one, the CLI reads the file
+    /// `PODIUM_TOKEN_FILE`, else the admin token a local server wrote to
+    /// `$PODIUM_DATA/admin-token` (`.podium/admin-token`).
     #[arg(long, env = "PODIUM_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+}
+
+/// The token to send when none was given: `PODIUM_TOKEN_FILE`, else the
+/// admin token of a server whose data directory is `$PODIUM_DATA` (default
+/// `.podium`, the `serve` default), so the quick start needs no set-up.
+fn discover_token() -> Option<String> {
+    let file = match std::env::var_os("PODIUM_TOKEN_FILE") {
+        Some(f) if !f.is_empty() => std::path::PathBuf::from(f),
+        _ => std::path::PathBuf::from(
+            std::env::var_os("PODIUM_DATA").unwrap_or_else(|| ".podium".into()),
+        )
+        .join("admin-token"),
+    };
+    let text = std::fs::read_to_string(file).ok()?;
+    let token = text.trim();
+    (!token.is_empty()).then(|| token.to_owned())
 }
 
 pub struct Client {
@@ -66,14 +84,18 @@ pub struct Reply {
 
 impl Client {
     pub fn new(args: &ServerArgs) -> Client {
+        // Connecting and sending are bounded; reading the answer is not,
+        // since `deploy --wait` and `logs --follow` wait for deployments.
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .timeout_connect(Some(std::time::Duration::from_secs(10)))
+            .timeout_send_body(Some(std::time::Duration::from_secs(300)))
             .build()
             .into();
         Client {
             agent,
             base: args.server.trim_end_matches('/').to_owned(),
-            token: args.token.clone(),
+            token: args.token.clone().or_else(discover_token),
         }
     }
 
@@ -138,6 +160,11 @@ impl Client {
             req.header("content-type", "application/json")
                 .send(body.to_string()),
         )
+    }
+
+    pub fn delete(&self, path: &str) -> Result<Reply, ClientError> {
+        let req = self.auth(self.agent.delete(&self.url(path)));
+        self.finish(req.call())
     }
 
     pub fn post_bytes(

@@ -1,6 +1,7 @@
 //! The command line. Only this module knows the terminal: it parses
 //! arguments, prints results and turns errors into exit codes.
 
+mod access;
 mod client;
 mod driver;
 mod remote;
@@ -42,6 +43,17 @@ enum Command {
     Rollback(remote::RollbackArgs),
     /// The events of a deployment.
     Logs(remote::LogsArgs),
+    /// Shared values and secrets of an app (`${values.KEY}`).
+    #[command(subcommand)]
+    Values(access::ValuesCommand),
+    /// API tokens: create, list, revoke.
+    #[command(subcommand)]
+    Tokens(access::TokensCommand),
+    /// Show the token in use: its role, app and env types.
+    Whoami(client::ServerArgs),
+    /// Administration: secret key rotation, the audit log.
+    #[command(subcommand)]
+    Admin(access::AdminCommand),
     /// Inspect and run drivers locally, or push one to a server.
     #[command(subcommand)]
     Driver(driver::DriverCommand),
@@ -80,6 +92,10 @@ pub fn main() -> ExitCode {
             Command::Diff(a) => blocking(move || remote::diff(a)).await,
             Command::Rollback(a) => blocking(move || remote::rollback(a)).await,
             Command::Logs(a) => blocking(move || remote::logs(a)).await,
+            Command::Values(cmd) => blocking(move || access::values(cmd)).await,
+            Command::Tokens(cmd) => blocking(move || access::tokens(cmd)).await,
+            Command::Whoami(server) => blocking(move || access::whoami(server)).await,
+            Command::Admin(cmd) => blocking(move || access::admin(cmd)).await,
             Command::Driver(cmd) => driver::run(cmd).await,
             Command::Score(cmd) => Ok(score::run(cmd)),
             Command::Serve(args) => serve::run(args).await,

@@ -109,7 +109,7 @@ fn client(s: &ServerArgs) -> Client {
     Client::new(s)
 }
 
-fn print(
+pub(super) fn print(
     value: &Value,
     output: Output,
     table: impl Fn(&Value) -> Vec<Vec<String>>,
@@ -152,7 +152,7 @@ fn print(
     Ok(())
 }
 
-fn s(v: &Value, key: &str) -> String {
+pub(super) fn s(v: &Value, key: &str) -> String {
     match v.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
@@ -160,7 +160,7 @@ fn s(v: &Value, key: &str) -> String {
     }
 }
 
-fn items(v: &Value) -> Vec<Value> {
+pub(super) fn items(v: &Value) -> Vec<Value> {
     match v {
         Value::Array(a) => a.clone(),
         other => vec![other.clone()],

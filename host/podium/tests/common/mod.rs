@@ -14,6 +14,9 @@ pub struct Server {
     pub child: Child,
     pub url: String,
     pub data: PathBuf,
+    /// The admin token the first start wrote to `<data>/admin-token`; the
+    /// helpers below send it unless they take a token.
+    pub token: String,
 }
 
 impl Server {
@@ -33,11 +36,26 @@ impl Server {
         Self::spawn(data, filter, Stdio::from(file))
     }
 
+    /// Like [`Server::start`], with extra environment variables.
+    pub fn start_with_env(data: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Server {
+        Self::spawn_with(data, "warn", Stdio::inherit(), env)
+    }
+
     fn spawn(data: &Path, filter: &str, stderr: Stdio) -> Server {
+        Self::spawn_with(data, filter, stderr, &[])
+    }
+
+    fn spawn_with(
+        data: &Path,
+        filter: &str,
+        stderr: Stdio,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .env("PODIUM_LOG", filter)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -50,10 +68,14 @@ impl Server {
             .strip_prefix("podium listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_owned();
+        let token = std::fs::read_to_string(data.join("admin-token"))
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default();
         Server {
             child,
             url,
             data: data.to_path_buf(),
+            token,
         }
     }
 
@@ -75,9 +97,25 @@ impl Server {
         Command::new(BIN)
             .args(args)
             .env("PODIUM_SERVER", &self.url)
-            .env_remove("PODIUM_TOKEN")
+            .env("PODIUM_TOKEN", &self.token)
+            .env_remove("PODIUM_TOKEN_FILE")
+            .env_remove("PODIUM_DATA")
             .output()
             .expect("run podium")
+    }
+
+    /// Runs a CLI command with `token` (none: no token at all).
+    pub fn cli_as(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("PODIUM_SERVER", &self.url)
+            .env_remove("PODIUM_TOKEN")
+            .env_remove("PODIUM_TOKEN_FILE")
+            .env("PODIUM_DATA", "/nonexistent");
+        if let Some(t) = token {
+            c.env("PODIUM_TOKEN", t);
+        }
+        c.output().expect("run podium")
     }
 
     pub fn agent() -> ureq::Agent {
@@ -88,10 +126,16 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> (u16, Value) {
-        let mut r = Self::agent()
-            .get(&format!("{}{path}", self.url))
-            .call()
-            .unwrap();
+        self.get_as(Some(&self.token.clone()), path)
+    }
+
+    /// GET with `token` (none: without an Authorization header).
+    pub fn get_as(&self, token: Option<&str>, path: &str) -> (u16, Value) {
+        let mut req = Self::agent().get(&format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("authorization", &format!("Bearer {t}"));
+        }
+        let mut r = req.call().unwrap();
         let status = r.status().as_u16();
         let text = r
             .body_mut()
@@ -112,14 +156,46 @@ impl Server {
         content_type: &str,
         body: &[u8],
     ) -> (u16, String, Value) {
+        self.send_as(Some(&self.token.clone()), method, path, content_type, body)
+    }
+
+    /// Any request with `token` (none: without an Authorization header).
+    pub fn send_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, String, Value) {
         let url = format!("{}{path}", self.url);
         let agent = Self::agent();
-        let req = match method {
-            "POST" => agent.post(&url),
-            "PUT" => agent.put(&url),
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut r = match method {
+            "GET" | "DELETE" => {
+                let mut req = if method == "GET" {
+                    agent.get(&url)
+                } else {
+                    agent.delete(&url)
+                };
+                if let Some(a) = &auth {
+                    req = req.header("authorization", a);
+                }
+                req.call().unwrap()
+            }
+            "POST" | "PUT" => {
+                let mut req = if method == "POST" {
+                    agent.post(&url)
+                } else {
+                    agent.put(&url)
+                };
+                if let Some(a) = &auth {
+                    req = req.header("authorization", a);
+                }
+                req.header("content-type", content_type).send(body).unwrap()
+            }
             other => panic!("method {other}"),
         };
-        let mut r = req.header("content-type", content_type).send(body).unwrap();
         let status = r.status().as_u16();
         let ct = r
             .headers()
@@ -141,7 +217,7 @@ impl Server {
         use std::io::{Read, Write};
         let addr = self.url.trim_start_matches("http://");
         let mut tcp = std::net::TcpStream::connect(addr).unwrap();
-        write!(tcp, "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n").unwrap();
+        write!(tcp, "POST {path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n", self.token).unwrap();
         tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
             .unwrap();
         let mut buf = Vec::new();
@@ -262,4 +338,14 @@ pub fn hostile(s: &Server, tmp: &Path) {
         &serde_json::json!({"type": "flaky", "driver_type": "test/hostile", "criteria": [{}]}),
     );
     assert!(st == 201 || st == 200, "{body}");
+}
+
+/// The store of a stopped service's data directory, opened with its secret
+/// key (`<data>/secret.key`): what an operator with the key file can read.
+pub fn open_repo(data: &Path) -> podium_store::Repo {
+    let store = podium_store::SledStore::open(&data.join("state")).unwrap();
+    let text = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    let key = podium_store::SecretKey::parse_file_text(&text).unwrap();
+    let ring = podium_store::Keyring::new(podium_store::SecretKey::from_bytes(&key));
+    podium_store::Repo::new(std::sync::Arc::new(store), ring)
 }
