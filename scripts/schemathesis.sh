@@ -19,6 +19,9 @@
 #   ST_EXCLUDE_CHECKS     checks left out (default: positive_data_acceptance)
 #   ST_SEED               a seed, for a reproducible run
 #   ST_REPORT_DIR         where to write the JUnit and NDJSON reports
+#   PODIUM_ST_DEPLOY      a deployment id for the `{id}` of deployments
+#   PODIUM_ST_TOKEN_ID    a token id that `DELETE /api/v1/tokens/{id}` may
+#                         revoke (never the one the run uses)
 #
 # The settings that need a file (known ids for path parameters) are in
 # scripts/schemathesis.toml; scripts/schemathesis_hooks.py teaches it to send
@@ -76,6 +79,8 @@ run() {
   if [ -z "$token" ] && [ -n "${PODIUM_DATA:-}" ] && [ -s "$PODIUM_DATA/admin-token" ]; then
     token=$(tr -d '[:space:]' <"$PODIUM_DATA/admin-token")
   fi
+  # Ids the config file reads; unknown ones just get 404s.
+  export PODIUM_ST_DEPLOY=${PODIUM_ST_DEPLOY:-none} PODIUM_ST_TOKEN_ID=${PODIUM_ST_TOKEN_ID:-none}
   local args=(
     --url "$url"
     --checks "$CHECKS"

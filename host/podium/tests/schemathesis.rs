@@ -78,8 +78,16 @@ fn ok(result: (u16, Value)) -> Value {
     body
 }
 
-/// The objects the schemathesis config names; returns the deployment id.
-fn seed(s: &Server) -> String {
+/// Ids of seeded objects the schemathesis config reads from the
+/// environment.
+struct Seeded {
+    deploy: String,
+    /// A token for `DELETE /api/v1/tokens/{id}` to revoke (not the admin's).
+    scratch_token: String,
+}
+
+/// The objects the schemathesis config names.
+fn seed(s: &Server) -> Seeded {
     for t in ["fuzz-type", "scratch-type"] {
         ok(put(s, &format!("/api/v1/env-types/{t}"), &json!({})));
     }
@@ -123,7 +131,25 @@ fn seed(s: &Server) -> String {
         score.as_bytes(),
     ));
     assert_eq!(done["status"], "succeeded", "{done}");
-    done["id"].as_str().unwrap().to_owned()
+    // Before authentication existed there was no token to revoke.
+    let (status, token) = call(
+        s,
+        "POST",
+        "/api/v1/tokens",
+        "application/json",
+        json!({"name": "fuzz scratch", "role": "viewer", "app": "shop"})
+            .to_string()
+            .as_bytes(),
+    );
+    let scratch_token = match status {
+        201 => token["id"].as_str().unwrap().to_owned(),
+        404 => "none".to_owned(),
+        other => panic!("creating a token: {other}: {token}"),
+    };
+    Seeded {
+        deploy: done["id"].as_str().unwrap().to_owned(),
+        scratch_token,
+    }
 }
 
 fn repo_root() -> PathBuf {
@@ -136,14 +162,15 @@ fn schemathesis_finds_no_server_errors() {
     let data = tmp.path().join("data");
     let log = tmp.path().join("server.log");
     let s = Server::start_logging(&data, "warn", &log);
-    let deploy = seed(&s);
+    let seeded = seed(&s);
 
     let started = Instant::now();
     let reports = tmp.path().join("reports");
     let out = Command::new(repo_root().join("scripts/schemathesis.sh"))
         .args(["run", &s.url])
         .env("PODIUM_DATA", &data)
-        .env("PODIUM_ST_DEPLOY", &deploy)
+        .env("PODIUM_ST_DEPLOY", &seeded.deploy)
+        .env("PODIUM_ST_TOKEN_ID", &seeded.scratch_token)
         .env("ST_REPORT_DIR", &reports)
         // A fixed seed: a failure here reproduces with the same command.
         .env(

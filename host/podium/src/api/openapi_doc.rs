@@ -7,6 +7,8 @@
 //!   (a malformed body is a 400, an oversized one a 413, ...): a `default`
 //!   response;
 //! - `Doc` bodies are any JSON document (lists are arrays);
+//! - unsigned 64-bit integers (`u64`, e.g. the audit log's `after`) are
+//!   `uint64`: utoipa writes `int64`, whose maximum is 2^63 - 1;
 //! - the deploy and plan endpoints also take a raw Score file
 //!   (`application/yaml`), and the events endpoint also streams
 //!   (`text/event-stream`).
@@ -23,6 +25,7 @@ pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
     {
         schema.remove("type");
     }
+    mark_unsigned(&mut doc);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return doc;
     };
@@ -82,4 +85,21 @@ pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
         }
     }
     doc
+}
+
+/// `{"type": "integer", "format": "int64", "minimum": 0}` is how utoipa
+/// writes a `u64`.
+fn mark_unsigned(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let unsigned = map.get("format").and_then(Value::as_str) == Some("int64")
+                && map.get("minimum").and_then(Value::as_u64) == Some(0);
+            if unsigned {
+                map.insert("format".into(), json!("uint64"));
+            }
+            map.values_mut().for_each(mark_unsigned);
+        }
+        Value::Array(items) => items.iter_mut().for_each(mark_unsigned),
+        _ => {}
+    }
 }
