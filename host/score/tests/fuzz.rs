@@ -18,8 +18,9 @@
 //!   spans unescapes to the literal tokens, re-rendering tokens gives them
 //!   back, `$$` escapes, and expansion agrees with the tokens.
 //!
-//! A failure prints the minimal input; `failure_persistence` is off so the
-//! run is deterministic per seed and writes nothing to the source tree.
+//! A failure prints the minimal input. Each run draws new cases (set
+//! `PROPTEST_RNG_SEED` to replay one); `failure_persistence` is off, so a run
+//! writes nothing to the source tree.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
