@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::canonical;
-use crate::graph::{Graph, GraphError, Node, NodeId};
+use crate::graph::{Graph, GraphError, Node, NodeId, NodeKind};
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::ids::ResourceKey;
 use crate::matching::Definitions;
@@ -237,6 +237,15 @@ pub fn plan_graph(
                 let mut h = head.clone();
                 h.update(buf.as_bytes());
                 h.update(tail.as_bytes());
+                // A workload reads shared values through its `environment`
+                // resources (`${resources.env.KEY}`): they are inputs too.
+                if matches!(node.kind, NodeKind::Workload { .. }) && reads_environment(&node.params)
+                {
+                    buf.clear();
+                    buf.push_str(",\"environment\":");
+                    canonical::write(&mut buf, &serde_json::json!(values));
+                    h.update(buf.as_bytes());
+                }
                 canonical::to_hex(&h.finalize())
             }
             None => String::new(),
@@ -280,6 +289,18 @@ pub fn plan_graph(
         set_id: set_id.to_owned(),
         steps,
     })
+}
+
+/// Whether a workload (Score JSON) declares a resource of type `environment`.
+fn reads_environment(workload: &serde_json::Value) -> bool {
+    workload
+        .get("resources")
+        .and_then(serde_json::Value::as_object)
+        .is_some_and(|r| {
+            r.values().any(|res| {
+                res.get("type").and_then(serde_json::Value::as_str) == Some("environment")
+            })
+        })
 }
 
 /// The canonical text before and after `params` for nodes matched to this

@@ -471,3 +471,51 @@ spec: {{type: postgres, driver_type: p, driver_inputs: {{values: {values}, secre
         "{err}"
     );
 }
+
+/// A workload with an `environment` resource reads shared values: a changed
+/// value updates it; a workload without one is unchanged.
+#[test]
+fn shared_values_read_through_environment_resources_update_the_workload() {
+    const WITH_ENV: &str = r#"
+modules:
+  web:
+    metadata: {name: web}
+    containers: {main: {image: "web:1", variables: {G: "${resources.env.GREETING}"}}}
+    resources: {db: {type: postgres, id: db}, env: {type: environment}}
+  api:
+    metadata: {name: api}
+    containers: {main: {image: "api:1"}}
+"#;
+    let before: ValueMap = [
+        (
+            "PG_ADMIN".to_owned(),
+            SharedValue::secret("secret://PG_ADMIN/1"),
+        ),
+        ("GREETING".to_owned(), SharedValue::plain("hello")),
+    ]
+    .into();
+    let first = plan(
+        &set(WITH_ENV),
+        &env("shop", "dev", "development"),
+        &definitions(DEFS),
+        &before,
+        &[],
+    )
+    .unwrap();
+    let mut after = before.clone();
+    after.insert("GREETING".into(), SharedValue::plain("bonjour"));
+    check(
+        WITH_ENV,
+        DEFS,
+        &after,
+        &first.applied(),
+        "
+        0 Unchanged dns.default#shared.db
+        1 Unchanged k8s-cluster.default#k8s-cluster
+        2 Unchanged k8s-namespace.default#k8s-namespace
+        3 Unchanged postgres.default#shared.db after [0]
+        4 Unchanged workload.default#modules.api after [1, 2]
+        5 Update workload.default#modules.web after [1, 2, 3]
+        ",
+    );
+}
