@@ -22,10 +22,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "clippy (guests, wasm32-wasip2)"
 cargo clippy --target wasm32-wasip2 --profile guest --locked "${guests[@]}" -- -D warnings
 
-step "test backends: PostgreSQL, PowerDNS, S3, Kubernetes API server, schemas (install what is missing)"
+step "test backends: PostgreSQL, PowerDNS, S3, Kubernetes API server, schemas, schemathesis (install what is missing)"
 scripts/backends/all.sh install
 scripts/backends/kube.sh install
 scripts/backends/k8s-schemas.sh install
+scripts/schemathesis.sh install
 trap 'scripts/backends/all.sh stop; scripts/backends/kube.sh stop' EXIT
 
 step "tests"
