@@ -576,20 +576,3 @@ fn the_audit_log_has_every_write_with_who_and_outcome() {
     // Non-admins cannot read it.
     assert_eq!(s.get_as(Some(&tokens.owner_a), "/api/v1/audit").0, 403);
 }
-
-/// Every file under `dir`.
-pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}

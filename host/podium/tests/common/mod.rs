@@ -349,3 +349,20 @@ pub fn open_repo(data: &Path) -> podium_store::Repo {
     let ring = podium_store::Keyring::new(podium_store::SecretKey::from_bytes(&key));
     podium_store::Repo::new(std::sync::Arc::new(store), ring)
 }
+
+/// Every file under `dir` (the raw bytes a leak scan reads).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
