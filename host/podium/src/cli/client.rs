@@ -24,20 +24,41 @@ pub struct ServerArgs {
     pub token: Option<String>,
 }
 
-/// The token to send when none was given: `PODIUM_TOKEN_FILE`, else the
-/// admin token of a server whose data directory is `$PODIUM_DATA` (default
-/// `.podium`, the `serve` default), so the quick start needs no set-up.
-fn discover_token() -> Option<String> {
+/// The token to send when none was given: `PODIUM_TOKEN_FILE`, else, for a
+/// server on this machine only, the admin token of a local server whose
+/// data directory is `$PODIUM_DATA` (default `.podium`, the `serve`
+/// default), so the quick start needs no set-up. A remote server never gets
+/// a local admin token by accident.
+fn discover_token(server: &str) -> Option<String> {
     let file = match std::env::var_os("PODIUM_TOKEN_FILE") {
         Some(f) if !f.is_empty() => std::path::PathBuf::from(f),
-        _ => std::path::PathBuf::from(
+        _ if is_loopback(server) => std::path::PathBuf::from(
             std::env::var_os("PODIUM_DATA").unwrap_or_else(|| ".podium".into()),
         )
         .join("admin-token"),
+        _ => return None,
     };
     let text = std::fs::read_to_string(file).ok()?;
     let token = text.trim();
     (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// Whether `server` (a URL) names this machine.
+fn is_loopback(server: &str) -> bool {
+    let rest = server
+        .split_once("://")
+        .map_or(server, |(_, r)| r)
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => rest.rsplit_once(':').map_or(rest, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 pub struct Client {
@@ -95,7 +116,7 @@ impl Client {
         Client {
             agent,
             base: args.server.trim_end_matches('/').to_owned(),
-            token: args.token.clone().or_else(discover_token),
+            token: args.token.clone().or_else(|| discover_token(&args.server)),
         }
     }
 
@@ -199,5 +220,30 @@ impl Client {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn only_this_machine_counts_as_loopback() {
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/",
+            "http://[::1]:8080",
+            "https://127.0.0.2",
+        ] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for remote in [
+            "http://podium.example.com:8080",
+            "http://10.0.0.1:8080",
+            "http://127.0.0.1.example.com",
+            "http://localhost.evil:80",
+        ] {
+            assert!(!is_loopback(remote), "{remote}");
+        }
     }
 }
