@@ -3,7 +3,7 @@
 //! Two layers:
 //! - [`Store`]: a small ordered key-value trait (get, scan a prefix, commit a
 //!   batch atomically and durably, allocate ids). [`SledStore`] implements it
-//!   on sled 0.34; another backend only needs these five methods.
+//!   on sled 0.34; another backend only needs these five methods (`scan_after`, for paging, has a default built on `scan`).
 //! - [`Repo`]: typed records (environment types, apps, environments,
 //!   versioned definitions, deployment sets, deployments with their events,
 //!   active resources, shared values, workload profiles, uploaded drivers)
