@@ -78,6 +78,7 @@ pub mod delta;
 pub mod graph;
 mod hash;
 pub mod ids;
+pub mod mask;
 pub mod matching;
 pub mod model;
 pub mod placeholders;
@@ -95,4 +96,6 @@ pub use model::{
     workload::{Images, ResourceUse, WorkloadError, WorkloadView, fill_images, resources_of},
 };
 pub use placeholders::{OutputSource, Outputs, ResolveError, Resolved, ResolvedInputs, Resolver};
-pub use plan::{Action, ActiveResource, Plan, PlanError, Step, UpdateReason, plan, plan_graph};
+pub use plan::{
+    Action, ActiveResource, Plan, PlanError, Step, UpdateReason, plan, plan_graph, plan_graph_with,
+};

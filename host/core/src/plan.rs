@@ -14,8 +14,11 @@
 //! (new reference) is an update. The pipeline records the digest on the
 //! active resource after a successful apply; a later plan compares:
 //! different definition id or version → update (definition changed);
-//! different digest → update (inputs changed); else unchanged. Upstream
-//! outputs are not part of the digest: they are not known before running.
+//! different digest → update (inputs changed); a dependency created or
+//! updated → update (upstream changed: its outputs, which placeholders read,
+//! are not known before it runs, so the dependent always re-applies and the
+//! plan says so in advance); else unchanged. Upstream outputs are not part
+//! of the digest: they are not known before running.
 //!
 //! # Order
 //!
@@ -78,6 +81,10 @@ pub enum UpdateReason {
     },
     /// Params, definition inputs or used shared values changed.
     InputsChanged,
+    /// A resource it depends on is created or updated: its outputs (which
+    /// this step's inputs read) are known only once that has run, so the
+    /// step re-applies. Plan and deployment agree on this in advance.
+    UpstreamChanged { resource: String },
 }
 
 /// One step of a plan.
@@ -162,6 +169,9 @@ impl fmt::Display for Plan {
                     previous_version,
                 }) => write!(f, ": definition was {previous_id} v{previous_version}")?,
                 Some(UpdateReason::InputsChanged) => write!(f, ": inputs changed")?,
+                Some(UpdateReason::UpstreamChanged { resource }) => {
+                    write!(f, ": {resource} changes")?
+                }
                 None => {}
             }
             writeln!(f)?;
@@ -213,6 +223,20 @@ pub fn plan_graph(
     values: &ValueMap,
     active: &[ActiveResource],
 ) -> Result<Plan, PlanError> {
+    plan_graph_with(graph, set_id, values, active, &BTreeMap::new())
+}
+
+/// [`plan_graph`] with more inputs for some nodes, which the caller looked
+/// up (a workload's profile): they are part of the node's inputs digest, so
+/// a change of them is an update. Nodes without extras keep the digest
+/// [`plan_graph`] gives them.
+pub fn plan_graph_with(
+    graph: &Graph,
+    set_id: &str,
+    values: &ValueMap,
+    active: &[ActiveResource],
+    extras: &BTreeMap<NodeId, serde_json::Value>,
+) -> Result<Plan, PlanError> {
     let by_guresid: HashMap<&str, &ActiveResource> =
         active.iter().map(|a| (a.guresid.as_str(), a)).collect();
     // Per definition: the hash state after the part before `params`, and
@@ -246,6 +270,12 @@ pub fn plan_graph(
                     canonical::write(&mut buf, &serde_json::json!(values));
                     h.update(buf.as_bytes());
                 }
+                if let Some(extra) = extras.get(&id) {
+                    buf.clear();
+                    buf.push_str(",\"extra\":");
+                    canonical::write(&mut buf, extra);
+                    h.update(buf.as_bytes());
+                }
                 canonical::to_hex(&h.finalize())
             }
             None => String::new(),
@@ -262,7 +292,22 @@ pub fn plan_graph(
             Some(a) if a.inputs_digest != digest => {
                 (Action::Update, Some(UpdateReason::InputsChanged))
             }
-            Some(_) => (Action::Unchanged, None),
+            Some(_) => {
+                let upstream = node
+                    .deps
+                    .iter()
+                    .map(|&d| &steps[step_of[d]])
+                    .find(|s: &&Step| matches!(s.action, Action::Create | Action::Update));
+                match upstream {
+                    Some(u) => (
+                        Action::Update,
+                        Some(UpdateReason::UpstreamChanged {
+                            resource: u.key.to_string(),
+                        }),
+                    ),
+                    None => (Action::Unchanged, None),
+                }
+            }
         };
         step_of[id] = steps.len();
         steps.push(Step {

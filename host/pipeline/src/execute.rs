@@ -1,27 +1,23 @@
-//! Running one deployment.
+//! Running one deployment: [`path`](crate::path)'s Read, Match and request
+//! preparation, then the driver calls, every state change recorded.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use podium_core::{
-    Action, ActiveResource, Definitions, DeploymentSet, Graph, NodeKind, Outputs, Plan,
-    ResolvedInputs, Resolver, ResourceKey, ValueMap, plan_graph,
-};
-use podium_runtime::{
-    CallError, CallReport, Context, Driver, DriverRequest, Grants, Operation, Outcome,
-};
+use podium_core::{Action, ActiveResource, DeploymentSet, Outputs, ResourceKey};
+use podium_runtime::{CallError, CallReport, Driver, LogLine, Operation, Outcome};
 use podium_store::{
-    ActiveRecord, DeployStatus, Deployment, Failure, PhaseStatus, ResourceProgress, StepStatus,
+    ActiveRecord, DeployStatus, EventKind, Phase, PhaseStatus, ResourceProgress, StepStatus,
     Timestamp, WriteSet,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::task::JoinSet;
 
+use crate::Inner;
+use crate::path::{self, Matched, StepCause, StepError};
 use crate::record::Recorder;
-use crate::{Inner, current_set, workload};
 
-const PHASES: [&str; 5] = ["read", "match", "create", "deploy", "delete"];
 /// Driver log lines kept as events per call.
 const MAX_LOG_EVENTS: usize = 50;
 
@@ -37,7 +33,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, id: &str) {
         }
     };
     let mut run = Run {
-        rec: Recorder::new(inner.clone(), dep),
+        rec: Recorder::stored(inner.clone(), dep),
         failed: false,
     };
     if let Err(e) = run.go().await {
@@ -50,22 +46,6 @@ struct Run {
     failed: bool,
 }
 
-/// What the Match phase produced.
-struct Matched {
-    graph: Graph,
-    plan: Plan,
-    env: podium_core::EnvContext,
-    values: ValueMap,
-    active: HashMap<String, ActiveRecord>,
-}
-
-/// A driver call ready to run.
-struct Prepared {
-    driver: Arc<Driver>,
-    request: DriverRequest,
-    grants: Grants,
-}
-
 type CallResult = Result<CallReport<Outcome>, CallReport<CallError>>;
 
 impl Run {
@@ -73,20 +53,16 @@ impl Run {
         self.rec.inner().clone()
     }
 
-    fn dep(&mut self) -> &mut Deployment {
-        &mut self.rec.dep
-    }
-
     async fn go(&mut self) -> Result<(), podium_store::RepoError> {
         let mut ws = WriteSet::new();
         {
-            let d = self.dep();
+            let d = &mut self.rec.dep;
             d.status = DeployStatus::Running;
             d.started_at = Some(Timestamp::now());
-            d.phases = PHASES
+            d.phases = Phase::ALL
                 .iter()
-                .map(|name| PhaseStatus {
-                    name: (*name).to_owned(),
+                .map(|&name| PhaseStatus {
+                    name,
                     status: StepStatus::Pending,
                     started_at: None,
                     finished_at: None,
@@ -95,12 +71,12 @@ impl Run {
         }
         self.rec.event(
             &mut ws,
-            "DeploymentStarted",
+            EventKind::DeploymentStarted,
             None,
-            Some("running"),
+            Some(StepStatus::Running),
             "deployment started".into(),
         );
-        self.rec.set_phase("read", StepStatus::Running);
+        self.rec.set_phase(Phase::Read, StepStatus::Running);
 
         // Start, Read and Match are written together (one write instead of
         // three: nothing external happens in between).
@@ -116,25 +92,26 @@ impl Run {
         self.finish().await
     }
 
-    /// Fails the deployment in `phase` (no resource).
-    fn fail(&mut self, ws: &mut WriteSet, phase: &str, message: String) {
+    /// Fails the deployment in a phase (no single resource to blame) and
+    /// commits.
+    async fn fail_phase(
+        &mut self,
+        mut ws: WriteSet,
+        phase: Phase,
+        message: String,
+    ) -> Result<(), podium_store::RepoError> {
         self.failed = true;
         self.rec.set_phase(phase, StepStatus::Failed);
-        if self.rec.dep.error.is_none() {
-            self.rec.dep.error = Some(Failure {
-                resource: None,
-                driver: None,
-                phase: phase.to_owned(),
-                message: message.clone(),
-            });
-        }
+        self.rec
+            .failure(&StepError::new(phase, StepCause::Phase(message.clone())));
         self.rec.event(
-            ws,
-            "PhaseFailed",
+            &mut ws,
+            EventKind::PhaseFailed,
             None,
-            Some("failed"),
+            Some(StepStatus::Failed),
             format!("{phase}: {message}"),
         );
+        self.rec.commit(ws).await
     }
 
     /// Read: the new set from the delta (or the rollback source).
@@ -146,36 +123,16 @@ impl Run {
         let repo = &inner.repo;
         let (app, env_id) = (self.rec.dep.app.clone(), self.rec.dep.env.clone());
         let Some(mut env) = repo.env(&app, &env_id)? else {
-            self.fail(
-                ws,
-                "read",
-                format!("environment {app}/{env_id} no longer exists"),
-            );
-            self.rec.commit(std::mem::take(ws)).await?;
+            let message = format!("environment {app}/{env_id} no longer exists");
+            self.fail_phase(std::mem::take(ws), Phase::Read, message)
+                .await?;
             return Ok(None);
         };
-        let request = self.rec.dep.request.clone();
-        let result: Result<DeploymentSet, String> = if let Some(from) = &request.from_deploy {
-            match repo.deployment(from)?.and_then(|d| d.set_id) {
-                Some(set_id) => repo
-                    .set(&set_id)?
-                    .ok_or_else(|| format!("deployment set {set_id} of {from} is missing")),
-                None => Err(format!("deployment {from} has no deployment set")),
-            }
-        } else {
-            match current_set(repo, &env) {
-                Ok(base) => match &request.delta {
-                    Some(delta) => delta.apply(&base).map_err(|e| format!("delta: {e}")),
-                    None => Ok(base),
-                },
-                Err(e) => Err(e.to_string()),
-            }
-        };
-        let set = match result {
+        let set = match path::read_set(repo, &env, &self.rec.dep.request)? {
             Ok(set) => set,
             Err(message) => {
-                self.fail(ws, "read", message);
-                self.rec.commit(std::mem::take(ws)).await?;
+                self.fail_phase(std::mem::take(ws), Phase::Read, message)
+                    .await?;
                 return Ok(None);
             }
         };
@@ -184,11 +141,11 @@ impl Run {
         env.current_set = Some(set.id().to_owned());
         env.last_deploy = Some(self.rec.dep.id.clone());
         ws.set(&set).env(&env);
-        self.rec.set_phase("read", StepStatus::Succeeded);
-        self.rec.set_phase("match", StepStatus::Running);
+        self.rec.set_phase(Phase::Read, StepStatus::Succeeded);
+        self.rec.set_phase(Phase::Match, StepStatus::Running);
         self.rec.event(
             ws,
-            "SetCreated",
+            EventKind::SetCreated,
             None,
             None,
             format!(
@@ -207,77 +164,24 @@ impl Run {
         ws: &mut WriteSet,
     ) -> Result<Option<Matched>, podium_store::RepoError> {
         let inner = self.inner();
-        let repo = &inner.repo;
-        let app = self.rec.dep.app.clone();
-        let env_id = self.rec.dep.env.clone();
-        let Some(env_rec) = repo.env(&app, &env_id)? else {
-            self.fail(
-                ws,
-                "match",
-                format!("environment {app}/{env_id} no longer exists"),
-            );
-            self.rec.commit(std::mem::take(ws)).await?;
+        let (app, env_id) = (self.rec.dep.app.clone(), self.rec.dep.env.clone());
+        let Some(env_rec) = inner.repo.env(&app, &env_id)? else {
+            let message = format!("environment {app}/{env_id} no longer exists");
+            self.fail_phase(std::mem::take(ws), Phase::Match, message)
+                .await?;
             return Ok(None);
         };
-        let env = crate::context(&env_rec);
-        let mut definitions = Definitions::new();
-        let mut problems = Vec::new();
-        for def in repo.definitions()? {
-            if let Err(e) = definitions.add(def) {
-                problems.push(e.to_string());
-            }
-        }
-        // A rollback resolves the shared values the deployment it returns
-        // to used; anything else the latest ones.
-        let pinned = match &self.rec.dep.request.from_deploy {
-            Some(from) => repo.deployment(from)?.map(|d| d.values_version),
-            None => None,
-        };
-        let values_rec = match pinned {
-            Some(0) => podium_core::Values::default(),
-            Some(v) => match repo.values_version(&app, v)? {
-                Some(rec) => rec,
-                None => {
-                    self.fail(
-                        ws,
-                        "match",
-                        format!("shared values version {v} of app {app} is missing"),
-                    );
-                    self.rec.commit(std::mem::take(ws)).await?;
-                    return Ok(None);
-                }
-            },
-            None => repo.values(&app)?.unwrap_or_default(),
-        };
-        let values = values_rec.for_env(&env_id);
-        self.rec.dep.values_version = values_rec.version;
-        let active: HashMap<String, ActiveRecord> = repo
-            .active(&app, &env_id)?
-            .into_iter()
-            .map(|a| (a.resource.guresid.clone(), a))
-            .collect();
-        let active_list: Vec<ActiveResource> =
-            active.values().map(|a| a.resource.clone()).collect();
-        let planned = if problems.is_empty() {
-            Graph::build(set, &env, &definitions)
-                .map_err(|e| e.to_string())
-                .and_then(|graph| {
-                    plan_graph(&graph, set.id(), &values, &active_list)
-                        .map(|plan| (graph, plan))
-                        .map_err(|e| e.to_string())
-                })
-        } else {
-            Err(problems.join("; "))
-        };
-        let (graph, plan) = match planned {
-            Ok(x) => x,
+        let m = match path::match_env(&inner, &env_rec, set, &self.rec.dep.request)? {
+            Ok(m) => m,
             Err(message) => {
-                self.fail(ws, "match", message);
-                self.rec.commit(std::mem::take(ws)).await?;
+                self.fail_phase(std::mem::take(ws), Phase::Match, message)
+                    .await?;
                 return Ok(None);
             }
         };
-        self.rec.dep.resources = plan
+        self.rec.dep.values_version = m.values_version;
+        self.rec.dep.resources = m
+            .plan
             .steps
             .iter()
             .map(|s| ResourceProgress {
@@ -288,32 +192,37 @@ impl Run {
                 definition_id: s.definition_id.clone(),
                 definition_version: s.definition_version,
                 driver_type: s.driver_type.clone(),
-                driver_digest: None,
+                // Unchanged steps are not called: record the digest of the
+                // driver that made what stays (a rollback checks it).
+                driver_digest: (s.action == Action::Unchanged)
+                    .then(|| m.active.get(&s.guresid).map(|a| a.driver_digest.clone()))
+                    .flatten(),
                 message: None,
                 duration_ms: None,
             })
             .collect();
-        self.rec.set_phase("match", StepStatus::Succeeded);
+        // Secrets of what exists are masked in everything recorded.
+        for a in m.active.values() {
+            self.rec.mask.add(&Value::Object(a.secrets.clone()));
+        }
+        for (_, v) in m.values.iter().filter(|(_, v)| v.secret) {
+            self.rec.mask.add_str(&v.value);
+        }
+        self.rec.set_phase(Phase::Match, StepStatus::Succeeded);
         self.rec.event(
             ws,
-            "PlanCreated",
+            EventKind::PlanCreated,
             None,
             None,
             format!(
                 "{} to create, {} to update, {} unchanged, {} to delete",
-                plan.count(Action::Create),
-                plan.count(Action::Update),
-                plan.count(Action::Unchanged),
-                plan.count(Action::Delete)
+                m.plan.count(Action::Create),
+                m.plan.count(Action::Update),
+                m.plan.count(Action::Unchanged),
+                m.plan.count(Action::Delete)
             ),
         );
-        Ok(Some(Matched {
-            graph,
-            plan,
-            env,
-            values,
-            active,
-        }))
+        Ok(Some(m))
     }
 
     /// Create and Deploy: every non-delete step, dependencies first,
@@ -325,10 +234,7 @@ impl Run {
     ) -> Result<(), podium_store::RepoError> {
         let inner = self.inner();
         let steps = &m.plan.steps;
-        let mut outputs = outputs_of(m.active.values());
-        // Steps whose outputs changed in this deployment: their dependents
-        // re-apply even when their own inputs did not change.
-        let mut changed: HashSet<usize> = HashSet::new();
+        let mut outputs = m.outputs();
         let mut status: Vec<StepStatus> = steps
             .iter()
             .map(|s| {
@@ -342,12 +248,6 @@ impl Run {
         let mut started_at: HashMap<usize, Instant> = HashMap::new();
         let mut tasks: JoinSet<(usize, CallResult)> = JoinSet::new();
         let mut applied_params: HashMap<usize, Value> = HashMap::new();
-        let is_workload = |i: usize| {
-            steps[i]
-                .node
-                .and_then(|n| m.graph.node(n))
-                .is_some_and(|n| matches!(n.kind, NodeKind::Workload { .. }))
-        };
 
         // Completions are written together with the starts they enable; the
         // first write also carries Start/Read/Match.
@@ -366,17 +266,12 @@ impl Run {
                         .any(|&d| matches!(status[d], StepStatus::Failed | StepStatus::Skipped))
                     {
                         status[i] = StepStatus::Skipped;
-                        self.progress(
-                            i,
-                            StepStatus::Skipped,
-                            Some("a dependency failed".into()),
-                            None,
-                        );
+                        self.progress(i, StepStatus::Skipped, Some("a dependency failed".into()));
                         self.rec.event(
                             &mut ws,
-                            "ResourceSkipped",
+                            EventKind::ResourceSkipped,
                             Some(steps[i].key.to_string()),
-                            Some("skipped"),
+                            Some(StepStatus::Skipped),
                             "not applied: a dependency failed".into(),
                         );
                         progress = true;
@@ -385,34 +280,33 @@ impl Run {
                     if !deps.iter().all(|&d| status[d] == StepStatus::Succeeded) {
                         continue;
                     }
-                    let upstream_changed = deps.iter().any(|d| changed.contains(d));
-                    if steps[i].action == Action::Unchanged && !upstream_changed {
+                    // The plan already turned dependents of changed steps
+                    // into updates: unchanged means not called.
+                    if steps[i].action == Action::Unchanged {
                         status[i] = StepStatus::Succeeded;
-                        self.progress(i, StepStatus::Succeeded, Some("unchanged".into()), None);
+                        self.progress(i, StepStatus::Succeeded, Some("unchanged".into()));
                         self.rec.event(
                             &mut ws,
-                            "ResourceUnchanged",
+                            EventKind::ResourceUnchanged,
                             Some(steps[i].key.to_string()),
-                            Some("succeeded"),
+                            Some(StepStatus::Succeeded),
                             "unchanged, not applied".into(),
                         );
                         progress = true;
                         continue;
                     }
-                    if steps[i].action == Action::Unchanged {
-                        self.rec.dep.resources[i].action = Action::Update;
-                    }
-                    let phase = if is_workload(i) { "deploy" } else { "create" };
-                    self.rec.set_phase(phase, StepStatus::Running);
-                    match self.prepare(m, i, &outputs) {
+                    self.rec.set_phase(m.phase_of(i), StepStatus::Running);
+                    match path::prepare_apply(&inner, m, i, &outputs, &self.rec.dep.id) {
                         Ok(call) => {
                             status[i] = StepStatus::Running;
-                            self.progress(i, StepStatus::Running, None, Some(&call.driver));
+                            self.rec.mask.add(&call.request.driver_secrets);
+                            self.progress(i, StepStatus::Running, None);
+                            self.ran(i, &call.driver);
                             self.rec.event(
                                 &mut ws,
-                                "ResourceStarted",
+                                EventKind::ResourceStarted,
                                 Some(steps[i].key.to_string()),
-                                Some("running"),
+                                Some(StepStatus::Running),
                                 format!("apply with {}", call.driver.id),
                             );
                             started_at.insert(i, Instant::now());
@@ -432,9 +326,9 @@ impl Run {
                                 (i, r)
                             });
                         }
-                        Err((driver, message)) => {
+                        Err(e) => {
                             status[i] = StepStatus::Failed;
-                            self.step_failed(&mut ws, i, phase, driver, message);
+                            self.step_failed(&mut ws, i, &e);
                         }
                     }
                     progress = true;
@@ -456,102 +350,98 @@ impl Run {
                     Ok(x) => x,
                     Err(e) => {
                         // A panicking task is a host bug; fail the deployment, keep going.
-                        self.fail(
+                        self.failed = true;
+                        let e = StepError::new(
+                            Phase::Create,
+                            StepCause::Internal(format!("a driver task failed: {e}")),
+                        );
+                        self.rec.failure(&e);
+                        self.rec.event(
                             &mut ws,
-                            "create",
-                            format!("internal error in a driver task: {e}"),
+                            EventKind::PhaseFailed,
+                            None,
+                            Some(StepStatus::Failed),
+                            e.to_string(),
                         );
                         continue;
                     }
                 };
                 let elapsed = started_at.get(&i).map(|t| t.elapsed().as_millis() as u64);
-                let phase = if is_workload(i) { "deploy" } else { "create" };
-                match result {
-                    Ok(report) => {
-                        self.driver_logs(&mut ws, i, &report.logs);
-                        let Outcome::Applied(out) = report.result else {
-                            status[i] = StepStatus::Failed;
-                            self.step_failed(
-                                &mut ws,
-                                i,
-                                phase,
-                                None,
-                                "driver returned no outputs".into(),
-                            );
-                            continue;
-                        };
-                        let step = &steps[i];
-                        let before = outputs.get(&step.key);
-                        if before.is_none_or(|b| b.values != out.values || b.secrets != out.secrets)
-                        {
-                            changed.insert(i);
-                        }
-                        let depends_on = step
-                            .depends_on
-                            .iter()
-                            .map(|&d| steps[d].guresid.clone())
-                            .collect();
-                        let digest = self.rec.dep.resources[i]
-                            .driver_digest
-                            .clone()
-                            .unwrap_or_default();
-                        let active = ActiveRecord {
-                            resource: ActiveResource {
-                                guresid: step.guresid.clone(),
-                                key: step.key.clone(),
-                                definition_id: step.definition_id.clone(),
-                                definition_version: step.definition_version,
-                                driver_type: step.driver_type.clone(),
-                                inputs_digest: step.inputs_digest.clone().unwrap_or_default(),
-                                depends_on,
-                            },
-                            driver_digest: digest,
-                            values: out.values.clone(),
-                            secrets: out.secrets.clone(),
-                            state: out.state.clone(),
-                            params: applied_params.remove(&i).unwrap_or(Value::Null),
-                            deploy_id: self.rec.dep.id.clone(),
-                            updated_at: Timestamp::now(),
-                        };
-                        outputs.insert(
-                            step.key.clone(),
-                            Outputs {
-                                values: out.values,
-                                secrets: out.secrets,
-                            },
-                        );
-                        ws.active(&self.rec.dep.app, &self.rec.dep.env, &active);
-                        status[i] = StepStatus::Succeeded;
-                        self.progress(i, StepStatus::Succeeded, None, None);
-                        self.rec.dep.resources[i].duration_ms = elapsed;
-                        self.rec.event(
-                            &mut ws,
-                            "ResourceApplied",
-                            Some(step.key.to_string()),
-                            Some("succeeded"),
-                            format!(
-                                "{} applied in {} ms",
-                                step.driver_type,
-                                elapsed.unwrap_or(0)
-                            ),
-                        );
-                    }
+                self.rec.dep.resources[i].duration_ms = elapsed;
+                let step = &steps[i];
+                let report = match result {
+                    Ok(report) => report,
                     Err(report) => {
                         self.driver_logs(&mut ws, i, &report.logs);
                         status[i] = StepStatus::Failed;
-                        self.rec.dep.resources[i].duration_ms = elapsed;
-                        let e = report.result;
-                        let driver = format!("{}@{}", e.driver, e.digest);
-                        self.step_failed(&mut ws, i, phase, Some(driver), e.to_string());
+                        let e = call_failed(m.phase_of(i), &step.key, &report.result);
+                        self.step_failed(&mut ws, i, &e);
+                        continue;
                     }
-                }
+                };
+                self.driver_logs(&mut ws, i, &report.logs);
+                let Outcome::Applied(out) = report.result else {
+                    status[i] = StepStatus::Failed;
+                    let e = StepError::new(m.phase_of(i), StepCause::NoOutputs).on(&step.key);
+                    self.step_failed(&mut ws, i, &e);
+                    continue;
+                };
+                self.rec.mask.add(&Value::Object(out.secrets.clone()));
+                let depends_on = step
+                    .depends_on
+                    .iter()
+                    .map(|&d| steps[d].guresid.clone())
+                    .collect();
+                let digest = self.rec.dep.resources[i]
+                    .driver_digest
+                    .clone()
+                    .unwrap_or_default();
+                let active = ActiveRecord {
+                    resource: ActiveResource {
+                        guresid: step.guresid.clone(),
+                        key: step.key.clone(),
+                        definition_id: step.definition_id.clone(),
+                        definition_version: step.definition_version,
+                        driver_type: step.driver_type.clone(),
+                        inputs_digest: step.inputs_digest.clone().unwrap_or_default(),
+                        depends_on,
+                    },
+                    driver_digest: digest,
+                    values: out.values.clone(),
+                    secrets: out.secrets.clone(),
+                    state: out.state.clone(),
+                    params: applied_params.remove(&i).unwrap_or(Value::Null),
+                    deploy_id: self.rec.dep.id.clone(),
+                    updated_at: Timestamp::now(),
+                };
+                outputs.insert(
+                    step.key.clone(),
+                    Outputs {
+                        values: out.values,
+                        secrets: out.secrets,
+                    },
+                );
+                ws.active(&self.rec.dep.app, &self.rec.dep.env, &active);
+                status[i] = StepStatus::Succeeded;
+                self.progress(i, StepStatus::Succeeded, None);
+                self.rec.event(
+                    &mut ws,
+                    EventKind::ResourceApplied,
+                    Some(step.key.to_string()),
+                    Some(StepStatus::Succeeded),
+                    format!(
+                        "{} applied in {} ms",
+                        step.driver_type,
+                        elapsed.unwrap_or(0)
+                    ),
+                );
             }
         }
 
         // Phases settle once every step has.
-        for (phase, workload) in [("create", false), ("deploy", true)] {
+        for phase in [Phase::Create, Phase::Deploy] {
             let mine: Vec<usize> = (0..steps.len())
-                .filter(|&i| steps[i].action != Action::Delete && is_workload(i) == workload)
+                .filter(|&i| m.phase_of(i) == phase)
                 .collect();
             let st = if mine.iter().any(|&i| status[i] == StepStatus::Failed) {
                 StepStatus::Failed
@@ -573,7 +463,7 @@ impl Run {
             .filter(|&i| m.plan.steps[i].action == Action::Delete)
             .collect();
         if deletes.is_empty() {
-            self.rec.set_phase("delete", StepStatus::Succeeded);
+            self.rec.set_phase(Phase::Delete, StepStatus::Succeeded);
             return Ok(());
         }
         if self.failed {
@@ -583,15 +473,14 @@ impl Run {
                     i,
                     StepStatus::Skipped,
                     Some("not deleted: the deployment failed".into()),
-                    None,
                 );
             }
-            self.rec.set_phase("delete", StepStatus::Skipped);
+            self.rec.set_phase(Phase::Delete, StepStatus::Skipped);
             self.rec.event(
                 &mut ws,
-                "PhaseSkipped",
+                EventKind::PhaseSkipped,
                 None,
-                Some("skipped"),
+                Some(StepStatus::Skipped),
                 format!(
                     "delete: {} resource(s) kept because the deployment failed",
                     deletes.len()
@@ -599,11 +488,10 @@ impl Run {
             );
             return self.rec.commit(ws).await;
         }
-        self.rec.set_phase("delete", StepStatus::Running);
+        self.rec.set_phase(Phase::Delete, StepStatus::Running);
         // Outputs of everything still active (what deleted definitions read).
-        let repo = &inner.repo;
-        let active: Vec<ActiveRecord> = repo.active(&self.rec.dep.app, &self.rec.dep.env)?;
-        let outputs = outputs_of(active.iter());
+        let active: Vec<ActiveRecord> = inner.repo.active(&self.rec.dep.app, &self.rec.dep.env)?;
+        let outputs = path::outputs_of(active.iter());
         for i in deletes {
             let step = &m.plan.steps[i];
             let mut ws = WriteSet::new();
@@ -612,23 +500,24 @@ impl Run {
                     i,
                     StepStatus::Skipped,
                     Some("not deleted: an earlier delete failed".into()),
-                    None,
                 );
                 continue;
             }
             let Some(record) = m.active.get(&step.guresid) else {
                 continue;
             };
-            let prepared = self.prepare_delete(m, step, record, &outputs);
-            let call = match prepared {
-                Ok(c) => c,
-                Err((driver, message)) => {
-                    self.step_failed(&mut ws, i, "delete", driver, message);
-                    self.rec.commit(ws).await?;
-                    continue;
-                }
-            };
-            self.progress(i, StepStatus::Running, None, Some(&call.driver));
+            let call =
+                match path::prepare_delete(&inner, m, step, record, &outputs, &self.rec.dep.id) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.step_failed(&mut ws, i, &e);
+                        self.rec.commit(ws).await?;
+                        continue;
+                    }
+                };
+            self.rec.mask.add(&call.request.driver_secrets);
+            self.progress(i, StepStatus::Running, None);
+            self.ran(i, &call.driver);
             let started = Instant::now();
             let result = {
                 let _permit = inner.permits.clone().acquire_owned().await;
@@ -643,20 +532,19 @@ impl Run {
                 Ok(report) => {
                     self.driver_logs(&mut ws, i, &report.logs);
                     ws.remove_active(&self.rec.dep.app, &self.rec.dep.env, &step.guresid);
-                    self.progress(i, StepStatus::Succeeded, None, None);
+                    self.progress(i, StepStatus::Succeeded, None);
                     self.rec.event(
                         &mut ws,
-                        "ResourceDeleted",
+                        EventKind::ResourceDeleted,
                         Some(step.key.to_string()),
-                        Some("succeeded"),
+                        Some(StepStatus::Succeeded),
                         format!("{} deleted in {elapsed} ms", step.driver_type),
                     );
                 }
                 Err(report) => {
                     self.driver_logs(&mut ws, i, &report.logs);
-                    let e = report.result;
-                    let driver = format!("{}@{}", e.driver, e.digest);
-                    self.step_failed(&mut ws, i, "delete", Some(driver), e.to_string());
+                    let e = call_failed(Phase::Delete, &step.key, &report.result);
+                    self.step_failed(&mut ws, i, &e);
                 }
             }
             self.rec.commit(ws).await?;
@@ -666,7 +554,7 @@ impl Run {
         } else {
             StepStatus::Succeeded
         };
-        self.rec.set_phase("delete", settled);
+        self.rec.set_phase(Phase::Delete, settled);
         Ok(())
     }
 
@@ -692,264 +580,80 @@ impl Run {
                 .as_ref()
                 .map(|e| e.message.clone())
                 .unwrap_or_default();
-            self.rec
-                .event(&mut ws, "DeploymentFailed", None, Some("failed"), message);
+            self.rec.event(
+                &mut ws,
+                EventKind::DeploymentFailed,
+                None,
+                Some(StepStatus::Failed),
+                message,
+            );
         } else {
             self.rec.dep.status = DeployStatus::Succeeded;
             self.rec.event(
                 &mut ws,
-                "DeploymentSucceeded",
+                EventKind::DeploymentSucceeded,
                 None,
-                Some("succeeded"),
+                Some(StepStatus::Succeeded),
                 "deployment succeeded".into(),
             );
         }
         self.rec.commit(ws).await
     }
 
-    fn progress(
-        &mut self,
-        i: usize,
-        status: StepStatus,
-        message: Option<String>,
-        driver: Option<&Driver>,
-    ) {
+    fn progress(&mut self, i: usize, status: StepStatus, message: Option<String>) {
         if let Some(r) = self.rec.dep.resources.get_mut(i) {
             r.status = status;
             if message.is_some() {
                 r.message = message;
             }
-            if let Some(d) = driver {
-                r.driver_digest = Some(d.digest.clone());
-            }
         }
     }
 
-    fn step_failed(
-        &mut self,
-        ws: &mut WriteSet,
-        i: usize,
-        phase: &str,
-        driver: Option<String>,
-        message: String,
-    ) {
+    /// Records which driver component step `i` ran.
+    fn ran(&mut self, i: usize, driver: &Driver) {
+        if let Some(r) = self.rec.dep.resources.get_mut(i) {
+            r.driver_digest = Some(driver.digest.clone());
+        }
+    }
+
+    fn step_failed(&mut self, ws: &mut WriteSet, i: usize, e: &StepError) {
         self.failed = true;
-        let resource = self.rec.dep.resources.get(i).map(|r| r.key.to_string());
-        self.progress(i, StepStatus::Failed, Some(message.clone()), None);
-        if self.rec.dep.error.is_none() {
-            self.rec.dep.error = Some(Failure {
-                resource: resource.clone(),
-                driver,
-                phase: phase.to_owned(),
-                message: message.clone(),
-            });
+        let mut e = e.clone();
+        if e.driver.is_some() && e.digest.is_none() {
+            e.digest = self
+                .rec
+                .dep
+                .resources
+                .get(i)
+                .and_then(|r| r.driver_digest.clone());
         }
-        self.rec
-            .event(ws, "ResourceFailed", resource, Some("failed"), message);
+        let message = self.rec.mask.apply(&e.to_string());
+        self.progress(i, StepStatus::Failed, Some(message.clone()));
+        self.rec.failure(&e);
+        self.rec.event(
+            ws,
+            EventKind::ResourceFailed,
+            e.resource.clone(),
+            Some(StepStatus::Failed),
+            message,
+        );
     }
 
-    fn driver_logs(&mut self, ws: &mut WriteSet, i: usize, logs: &[podium_runtime::LogLine]) {
+    fn driver_logs(&mut self, ws: &mut WriteSet, i: usize, logs: &[LogLine]) {
         let resource = self.rec.dep.resources.get(i).map(|r| r.key.to_string());
         for line in logs.iter().take(MAX_LOG_EVENTS) {
-            self.rec.event(
-                ws,
-                "DriverLogged",
-                resource.clone(),
-                Some(line.level),
-                line.message.clone(),
-            );
-        }
-    }
-
-    /// Resolves the inputs of step `i` and finds its driver.
-    fn prepare(
-        &self,
-        m: &Matched,
-        i: usize,
-        outputs: &HashMap<ResourceKey, Outputs>,
-    ) -> Result<Prepared, (Option<String>, String)> {
-        let step = &m.plan.steps[i];
-        let node = step
-            .node
-            .and_then(|n| m.graph.node(n))
-            .ok_or((None, "internal: step without a graph node".to_owned()))?;
-        let driver = self.driver(&step.driver_type)?;
-        let inputs = Resolver {
-            env: &m.env,
-            resource: &node.key,
-            guresid: &node.guresid,
-            deploy_id: &self.rec.dep.id,
-            values: &m.values,
-            outputs,
-        }
-        .resolve_inputs(&node.definition)
-        .map_err(|e| (None, format!("definition {}: {e}", node.definition.id)))?;
-        let ResolvedInputs {
-            values,
-            mut secrets,
-            grants,
-        } = inputs;
-        let params = match &node.kind {
-            NodeKind::Workload { name } => {
-                let resolved = workload::resolve(name, &node.params, outputs, &m.values)
-                    .map_err(|e| (None, format!("workload {name}: {e}")))?;
-                if let Value::Object(map) = &mut secrets {
-                    map.insert("workload_secrets".into(), Value::Object(resolved.secrets));
-                }
-                let mut params = resolved.params;
-                if let Some(profile) = self.profile(&node.params, &values)? {
-                    params["profile"] = profile;
-                }
-                params
-            }
-            _ => (*node.params).clone(),
-        };
-        let grants = Grants::parse(&grants).map_err(|e| {
-            (
-                None,
-                format!(
-                    "definition {}: grant {:?}: {}",
-                    node.definition.id, e.grant, e.reason
-                ),
-            )
-        })?;
-        let state = m.active.get(&step.guresid).and_then(|a| a.state.clone());
-        Ok(Prepared {
-            driver,
-            request: DriverRequest {
-                context: context(m, &step.key, &step.guresid, &self.rec.dep.id),
-                params,
-                driver_values: values,
-                driver_secrets: secrets,
-                state,
-            },
-            grants,
-        })
-    }
-
-    /// The request to delete an active resource, through the definition
-    /// version that provisioned it.
-    fn prepare_delete(
-        &self,
-        m: &Matched,
-        step: &podium_core::Step,
-        record: &ActiveRecord,
-        outputs: &HashMap<ResourceKey, Outputs>,
-    ) -> Result<Prepared, (Option<String>, String)> {
-        let driver = self.driver(&step.driver_type)?;
-        let def = self
-            .rec
-            .inner()
-            .repo
-            .definition_version(&step.definition_id, step.definition_version)
-            .map_err(|e| (None, e.to_string()))?
-            .ok_or_else(|| {
-                (
-                    None,
-                    format!(
-                        "definition {} v{} is missing; cannot delete {}",
-                        step.definition_id, step.definition_version, step.key
-                    ),
-                )
-            })?;
-        let inputs = Resolver {
-            env: &m.env,
-            resource: &step.key,
-            guresid: &step.guresid,
-            deploy_id: &self.rec.dep.id,
-            values: &m.values,
-            outputs,
-        }
-        .resolve_inputs(&def)
-        .map_err(|e| (None, format!("definition {}: {e}", def.id)))?;
-        let grants = Grants::parse(&inputs.grants).map_err(|e| {
-            (
-                None,
-                format!("definition {}: grant {:?}: {}", def.id, e.grant, e.reason),
-            )
-        })?;
-        Ok(Prepared {
-            driver,
-            request: DriverRequest {
-                context: context(m, &step.key, &step.guresid, &self.rec.dep.id),
-                params: if record.params.is_null() {
-                    json!({})
-                } else {
-                    record.params.clone()
-                },
-                driver_values: inputs.values,
-                driver_secrets: inputs.secrets,
-                state: record.state.clone(),
-            },
-            grants,
-        })
-    }
-
-    fn driver(&self, id: &str) -> Result<Arc<Driver>, (Option<String>, String)> {
-        let registry = &self.rec.inner().registry;
-        registry.get(id).ok_or_else(|| {
-            (
-                None,
-                format!(
-                    "driver {id:?} is not installed (installed: {})",
-                    registry.ids().join(", ")
-                ),
-            )
-        })
-    }
-
-    /// The workload profile: the Score annotation `podium.dev/profile`, else
-    /// the definition's `profile` value when it names a stored profile.
-    fn profile(
-        &self,
-        workload: &Value,
-        values: &Value,
-    ) -> Result<Option<Value>, (Option<String>, String)> {
-        let by_annotation = workload
-            .pointer("/metadata/annotations/podium.dev~1profile")
-            .and_then(Value::as_str);
-        let name = match (by_annotation, values.get("profile")) {
-            (Some(n), _) => n,
-            (None, Some(Value::String(n))) => n.as_str(),
-            _ => return Ok(None),
-        };
-        match self.rec.inner().repo.profile(name) {
-            Ok(Some(p)) => Ok(Some(p.spec)),
-            Ok(None) => Err((None, format!("workload profile {name:?} does not exist"))),
-            Err(e) => Err((None, e.to_string())),
+            self.rec
+                .driver_log(ws, resource.clone(), line.level, &line.message);
         }
     }
 }
 
-fn context(m: &Matched, key: &ResourceKey, guresid: &str, deploy_id: &str) -> Context {
-    Context {
-        app_id: m.env.app_id.clone(),
-        env_id: m.env.env_id.clone(),
-        env_type: m.env.env_type.clone(),
-        res_id: key.res_id.clone(),
-        res_type: key.res_type.clone(),
-        res_class: key.class.clone(),
-        guresid: guresid.to_owned(),
-        deploy_id: deploy_id.to_owned(),
-    }
-}
-
-/// The outputs of active resources, by resource key (what placeholders
-/// read).
-pub(crate) fn outputs_of<'a>(
-    active: impl Iterator<Item = &'a ActiveRecord>,
-) -> HashMap<ResourceKey, Outputs> {
-    active
-        .map(|a| {
-            (
-                a.resource.key.clone(),
-                Outputs {
-                    values: a.values.clone(),
-                    secrets: a.secrets.clone(),
-                },
-            )
-        })
-        .collect()
+/// A failed driver call as a step error (the call error's text names the
+/// driver, digest, call and resource).
+fn call_failed(phase: Phase, key: &ResourceKey, e: &CallError) -> StepError {
+    StepError::new(phase, StepCause::Driver(e.to_string()))
+        .on(key)
+        .driver(&e.driver, Some(&e.digest))
 }
 
 fn short(id: &str) -> &str {

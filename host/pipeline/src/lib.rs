@@ -13,6 +13,7 @@
 //!   (interrupted) and re-queues those that were pending.
 
 mod execute;
+mod path;
 mod plan;
 mod record;
 mod registry;
@@ -24,11 +25,12 @@ use std::sync::{Arc, Mutex};
 use podium_core::{DeploymentSet, EnvContext};
 use podium_runtime::Runtime;
 use podium_store::{
-    DeployRequest, DeployStatus, Deployment, EnvRecord, Event, Repo, RepoError, Timestamp, Trigger,
-    WriteSet,
+    DeployRequest, DeployStatus, Deployment, EnvRecord, Event, EventKind, Repo, RepoError,
+    StepStatus, Timestamp, Trigger, WriteSet,
 };
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
+pub use path::{StepCause, StepError};
 pub use plan::{DriverPlan, PlanReport, PlanStep};
 pub use registry::Registry;
 
@@ -186,9 +188,9 @@ impl Pipeline {
         let mut ws = WriteSet::new();
         rec.event(
             &mut ws,
-            "DeploymentQueued",
+            EventKind::DeploymentQueued,
             None,
-            Some("pending"),
+            Some(StepStatus::Pending),
             format!("{:?} of {}/{} queued", rec.dep.trigger, s.app, s.env).to_lowercase(),
         );
         rec.commit(ws).await?;
@@ -278,7 +280,7 @@ impl Pipeline {
             // Wait for a final event of this deployment (or lag, then re-read).
             loop {
                 match rx.recv().await {
-                    Ok(e) if e.deploy_id == id && record::is_final_event(&e.kind) => break,
+                    Ok(e) if e.deploy_id == id && e.kind.is_final() => break,
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(_)) => break,
                     Err(broadcast::error::RecvError::Closed) => {

@@ -1,19 +1,14 @@
-//! Plan: Read and Match as a deployment would, then every driver's `plan`
+//! Plan: the deployment path ([`path`](crate::path)'s Read, Match and
+//! request preparation) with the drivers' `plan` instead of `apply`
 //! (read-only capabilities). Nothing is recorded.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use podium_core::{
-    Action, ActiveResource, Definitions, Graph, NodeKind, Resolver, ResourceKey, UpdateReason,
-    plan_graph,
-};
-use podium_runtime::{Context, DriverRequest, Grants, Operation, Outcome};
+use podium_core::{Action, ResourceKey, UpdateReason};
+use podium_runtime::{Operation, Outcome};
 use podium_store::DeployRequest;
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::{Inner, PipelineError, current_set, workload};
+use crate::path::{self, Prepared, StepError};
+use crate::{Inner, PipelineError};
 
 /// What a deployment would do.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +22,7 @@ pub struct PlanStep {
     #[serde(flatten)]
     pub key: ResourceKey,
     pub guresid: String,
+    /// What the deployment will do: the action it will record.
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<UpdateReason>,
@@ -48,15 +44,8 @@ pub struct DriverPlan {
     pub summary: String,
 }
 
-fn invalid(path: &str, message: impl Into<String>) -> PipelineError {
-    PipelineError::Invalid {
-        path: path.into(),
-        message: message.into(),
-    }
-}
-
 pub(crate) async fn plan(
-    inner: &Arc<Inner>,
+    inner: &Inner,
     app: &str,
     env_id: &str,
     request: &DeployRequest,
@@ -68,56 +57,23 @@ pub(crate) async fn plan(
             what: "environment",
             id: format!("{app}/{env_id}"),
         })?;
-    let set = if let Some(from) = &request.from_deploy {
-        let dep = repo
-            .deployment(from)?
-            .ok_or_else(|| PipelineError::NotFound {
-                what: "deployment",
-                id: from.clone(),
-            })?;
-        let set_id = dep
-            .set_id
-            .ok_or_else(|| invalid("from_deploy", format!("deployment {from} has no set")))?;
-        match repo.set(&set_id)? {
-            Some(set) => set,
-            None => {
-                return Err(PipelineError::NotFound {
-                    what: "deployment set",
-                    id: set_id,
-                });
-            }
-        }
-    } else {
-        let base = current_set(repo, &env)?;
-        match &request.delta {
-            Some(delta) => delta
-                .apply(&base)
-                .map_err(|e| invalid("delta", e.to_string()))?,
-            None => base,
-        }
+    let invalid = |path: &str, message: String| PipelineError::Invalid {
+        path: path.into(),
+        message,
     };
-    let ctx = env.env.context();
-    let mut definitions = Definitions::new();
-    for def in repo.definitions()? {
-        definitions
-            .add(def)
-            .map_err(|e| invalid("definitions", e.to_string()))?;
-    }
-    let values = repo.values(app)?.unwrap_or_default().for_env(env_id);
-    let active = repo.active(app, env_id)?;
-    let active_list: Vec<ActiveResource> = active.iter().map(|a| a.resource.clone()).collect();
-    let graph =
-        Graph::build(&set, &ctx, &definitions).map_err(|e| invalid("set", e.to_string()))?;
-    let plan = plan_graph(&graph, set.id(), &values, &active_list)
-        .map_err(|e| invalid("set", e.to_string()))?;
-    let outputs = crate::execute::outputs_of(active.iter());
-    let state: HashMap<&str, &Option<Value>> = active
-        .iter()
-        .map(|a| (a.resource.guresid.as_str(), &a.state))
-        .collect();
+    let set = path::read_set(repo, &env, request)?.map_err(|m| {
+        let field = if request.from_deploy.is_some() {
+            "from_deploy"
+        } else {
+            "delta"
+        };
+        invalid(field, m)
+    })?;
+    let m = path::match_env(inner, &env, &set, request)?.map_err(|m| invalid("set", m))?;
+    let outputs = m.outputs();
 
-    let mut steps = Vec::with_capacity(plan.steps.len());
-    for step in &plan.steps {
+    let mut steps = Vec::with_capacity(m.plan.steps.len());
+    for (i, step) in m.plan.steps.iter().enumerate() {
         let mut out = PlanStep {
             key: step.key.clone(),
             guresid: step.guresid.clone(),
@@ -129,80 +85,56 @@ pub(crate) async fn plan(
             driver: None,
             note: None,
         };
-        let Some(node) = step.node.and_then(|n| graph.node(n)) else {
-            steps.push(out);
-            continue;
-        };
-        let Some(driver) = inner.registry.get(&step.driver_type) else {
-            out.note = Some(format!("driver {:?} is not installed", step.driver_type));
-            steps.push(out);
-            continue;
-        };
-        let resolved = Resolver {
-            env: &ctx,
-            resource: &node.key,
-            guresid: &node.guresid,
-            deploy_id: "plan",
-            values: &values,
-            outputs: &outputs,
-        }
-        .resolve_inputs(&node.definition);
-        let inputs = match resolved {
-            Ok(i) => i,
-            Err(e) => {
-                out.note = Some(format!("inputs not known yet: {e}"));
+        let prepared: Result<Prepared, Box<StepError>> = match step.action {
+            Action::Unchanged => {
+                out.note = Some("unchanged: the driver is not called".into());
                 steps.push(out);
                 continue;
             }
-        };
-        let mut secrets = inputs.secrets;
-        let params = match &node.kind {
-            NodeKind::Workload { name } => {
-                match workload::resolve(name, &node.params, &outputs, &values) {
-                    Ok(w) => {
-                        if let Value::Object(map) = &mut secrets {
-                            map.insert("workload_secrets".into(), Value::Object(w.secrets));
-                        }
-                        w.params
+            Action::Delete => {
+                let Some(record) = m.active.get(&step.guresid) else {
+                    steps.push(out);
+                    continue;
+                };
+                // The delete request is prepared as the deployment will
+                // (definition version that made it, its params and state),
+                // so a delete that cannot run shows here. The 0.1.0 driver
+                // contract has no way to ask `plan` about a delete.
+                match path::prepare_delete(inner, &m, step, record, &outputs, "plan") {
+                    Ok(p) => {
+                        out.driver = Some(DriverPlan {
+                            action: "delete".into(),
+                            summary: format!(
+                                "{} deletes it ({} {})",
+                                p.driver.id, step.definition_id, step.definition_version
+                            ),
+                        });
                     }
-                    Err(e) => {
-                        out.note = Some(format!("inputs not known yet: {e}"));
-                        steps.push(out);
-                        continue;
-                    }
+                    Err(e) => out.note = Some(e.to_string()),
                 }
-            }
-            _ => (*node.params).clone(),
-        };
-        let grants = match Grants::parse(&inputs.grants) {
-            Ok(g) => g,
-            Err(e) => {
-                out.note = Some(format!("grant {:?}: {}", e.grant, e.reason));
                 steps.push(out);
                 continue;
             }
+            Action::Create | Action::Update => path::prepare_apply(inner, &m, i, &outputs, "plan"),
         };
-        let request = DriverRequest {
-            context: Context {
-                app_id: ctx.app_id.clone(),
-                env_id: ctx.env_id.clone(),
-                env_type: ctx.env_type.clone(),
-                res_id: step.key.res_id.clone(),
-                res_type: step.key.res_type.clone(),
-                res_class: step.key.class.clone(),
-                guresid: step.guresid.clone(),
-                deploy_id: "plan".into(),
-            },
-            params,
-            driver_values: inputs.values,
-            driver_secrets: secrets,
-            state: state.get(step.guresid.as_str()).and_then(|s| (*s).clone()),
+        let call = match prepared {
+            Ok(call) => call,
+            Err(e) => {
+                out.note = Some(match &e.cause {
+                    path::StepCause::Inputs { .. } | path::StepCause::Workload { .. } => {
+                        format!("inputs not known yet: {e}")
+                    }
+                    _ => e.to_string(),
+                });
+                steps.push(out);
+                continue;
+            }
         };
         let result = {
             let _permit = inner.permits.clone().acquire_owned().await;
             inner
                 .runtime
-                .call(&driver, Operation::Plan, &request, &grants)
+                .call(&call.driver, Operation::Plan, &call.request, &call.grants)
                 .await
         };
         match result {
@@ -219,7 +151,7 @@ pub(crate) async fn plan(
         steps.push(out);
     }
     Ok(PlanReport {
-        set_id: plan.set_id,
+        set_id: m.plan.set_id,
         steps,
     })
 }

@@ -48,6 +48,26 @@ pub enum StepStatus {
     Skipped,
 }
 
+impl StepStatus {
+    pub const ALL: [StepStatus; 5] = [
+        StepStatus::Pending,
+        StepStatus::Running,
+        StepStatus::Succeeded,
+        StepStatus::Failed,
+        StepStatus::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+}
+
 /// Why the deployment was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,11 +86,62 @@ pub struct DeployRequest {
     pub delta: Option<Delta>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_deploy: Option<String>,
+    /// With `from_deploy`: match with today's definitions instead of the
+    /// versions that deployment recorded (an exact replay is the default).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub latest_definitions: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The phases of a deployment, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The new set: the delta applied to the env's current set, or the set
+    /// of the deployment a rollback returns to.
+    Read,
+    /// Definitions matched, graph built, plan computed.
+    Match,
+    /// Resources other than workloads applied.
+    Create,
+    /// Workloads applied.
+    Deploy,
+    /// Resources that left the set deleted.
+    Delete,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 5] = [
+        Phase::Read,
+        Phase::Match,
+        Phase::Create,
+        Phase::Deploy,
+        Phase::Delete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Read => "read",
+            Phase::Match => "match",
+            Phase::Create => "create",
+            Phase::Deploy => "deploy",
+            Phase::Delete => "delete",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseStatus {
-    pub name: String,
+    pub name: Phase,
     pub status: StepStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Timestamp>,
@@ -98,16 +169,21 @@ pub struct ResourceProgress {
     pub duration_ms: Option<u64>,
 }
 
-/// Why a deployment failed.
+/// Why a deployment failed: the failing piece, named.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     /// The resource (`type.class#res_id`), when one resource failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
-    /// `driver_id@sha256:…`, when a driver failed.
+    /// The driver id, when a driver was involved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<String>,
-    pub phase: String,
+    /// `sha256:…` of the driver component, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    pub phase: Phase,
+    /// What went wrong (secret values masked).
+    #[serde(alias = "cause")]
     pub message: String,
 }
 
@@ -121,6 +197,9 @@ pub struct Deployment {
     /// Arrival order (increasing across the data directory).
     pub seq: u64,
     pub trigger: Trigger,
+    /// Stored once, apart from the record (`deployreq/<id>`): the record is
+    /// rewritten at every state change, the request never.
+    #[serde(default)]
     pub request: DeployRequest,
     #[serde(default)]
     pub comment: String,
@@ -141,6 +220,8 @@ pub struct Deployment {
     pub values_version: u64,
     #[serde(default)]
     pub phases: Vec<PhaseStatus>,
+    /// One entry per plan step; stored one record per step
+    /// (`deployres/<id>/<n>`), each written only when it changes.
     #[serde(default)]
     pub resources: Vec<ResourceProgress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,19 +231,184 @@ pub struct Deployment {
     pub events: u64,
 }
 
-/// One event of a deployment, named `<Noun><Verb>`.
+/// What happened, named `<Noun><Verb>`. One enum for the pipeline that
+/// records events, the API and its SSE stream, and the CLI that shows them;
+/// the catalogue is in docs/events.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    /// Accepted and queued behind the env's other deployments.
+    DeploymentQueued,
+    /// Its env's worker started it.
+    DeploymentStarted,
+    /// Read: the deployment set it deploys.
+    SetCreated,
+    /// Match: the plan (counts per action).
+    PlanCreated,
+    /// A phase failed without a single resource to blame.
+    PhaseFailed,
+    /// A phase did not run (deletes after a failure).
+    PhaseSkipped,
+    /// A driver call for a resource started.
+    ResourceStarted,
+    /// A resource was created or updated.
+    ResourceApplied,
+    /// A resource's inputs did not change: not applied.
+    ResourceUnchanged,
+    /// Not applied because a dependency failed.
+    ResourceSkipped,
+    /// A resource failed (the message names driver, digest and cause).
+    ResourceFailed,
+    /// A resource that left the set was deleted.
+    ResourceDeleted,
+    /// A line a driver logged during a call (secrets masked).
+    DriverLogged,
+    /// Final: every step succeeded.
+    DeploymentSucceeded,
+    /// Final: a step or phase failed.
+    DeploymentFailed,
+    /// Final: the service stopped while it ran; failed at restart.
+    DeploymentInterrupted,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 16] = [
+        EventKind::DeploymentQueued,
+        EventKind::DeploymentStarted,
+        EventKind::SetCreated,
+        EventKind::PlanCreated,
+        EventKind::PhaseFailed,
+        EventKind::PhaseSkipped,
+        EventKind::ResourceStarted,
+        EventKind::ResourceApplied,
+        EventKind::ResourceUnchanged,
+        EventKind::ResourceSkipped,
+        EventKind::ResourceFailed,
+        EventKind::ResourceDeleted,
+        EventKind::DriverLogged,
+        EventKind::DeploymentSucceeded,
+        EventKind::DeploymentFailed,
+        EventKind::DeploymentInterrupted,
+    ];
+
+    /// The last event of a deployment: nothing follows it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            EventKind::DeploymentSucceeded
+                | EventKind::DeploymentFailed
+                | EventKind::DeploymentInterrupted
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::DeploymentQueued => "DeploymentQueued",
+            EventKind::DeploymentStarted => "DeploymentStarted",
+            EventKind::SetCreated => "SetCreated",
+            EventKind::PlanCreated => "PlanCreated",
+            EventKind::PhaseFailed => "PhaseFailed",
+            EventKind::PhaseSkipped => "PhaseSkipped",
+            EventKind::ResourceStarted => "ResourceStarted",
+            EventKind::ResourceApplied => "ResourceApplied",
+            EventKind::ResourceUnchanged => "ResourceUnchanged",
+            EventKind::ResourceSkipped => "ResourceSkipped",
+            EventKind::ResourceFailed => "ResourceFailed",
+            EventKind::ResourceDeleted => "ResourceDeleted",
+            EventKind::DriverLogged => "DriverLogged",
+            EventKind::DeploymentSucceeded => "DeploymentSucceeded",
+            EventKind::DeploymentFailed => "DeploymentFailed",
+            EventKind::DeploymentInterrupted => "DeploymentInterrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The level of a line a driver logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    /// The runtime's level names (`podium_runtime::LogLine::level`).
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        Some(match s {
+            "trace" => LogLevel::Trace,
+            "debug" => LogLevel::Debug,
+            "info" => LogLevel::Info,
+            "warn" => LogLevel::Warn,
+            "error" => LogLevel::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// One event of a deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "EventWire")]
 pub struct Event {
     pub deploy_id: String,
     pub seq: u64,
     pub at: Timestamp,
-    /// `DeploymentQueued`, `PhaseStarted`, `ResourceApplied`, …
-    pub kind: String,
+    pub kind: EventKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// The status the deployment or resource moved to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<StepStatus>,
+    /// For [`EventKind::DriverLogged`]: the line's level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<LogLevel>,
     pub message: String,
+}
+
+/// Events as stored before `level` existed kept a log line's level in
+/// `status`: read both shapes, nothing recorded is lost.
+#[derive(Deserialize)]
+struct EventWire {
+    deploy_id: String,
+    seq: u64,
+    at: Timestamp,
+    kind: EventKind,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    level: Option<LogLevel>,
+    message: String,
+}
+
+impl From<EventWire> for Event {
+    fn from(w: EventWire) -> Event {
+        let parsed = w
+            .status
+            .as_deref()
+            .and_then(|s| StepStatus::ALL.into_iter().find(|st| st.as_str() == s));
+        let level = w
+            .level
+            .or_else(|| w.status.as_deref().and_then(LogLevel::parse));
+        Event {
+            deploy_id: w.deploy_id,
+            seq: w.seq,
+            at: w.at,
+            kind: w.kind,
+            resource: w.resource,
+            status: parsed,
+            level,
+            message: w.message,
+        }
+    }
 }
 
 /// A provisioned resource of an environment.

@@ -109,11 +109,36 @@ impl WriteSet {
         Puts(&mut self.writes).put(join(&["set", s.id()]), encode(s));
         self
     }
+    /// The deployment's record without its request and resources (see
+    /// [`WriteSet::deployment_request`], [`WriteSet::deployment_resource`]).
     pub fn deployment(&mut self, d: &Deployment) -> &mut Self {
-        Puts(&mut self.writes).put(join(&["deploy", &d.id]), encode(d));
+        let mut header = serde_json::to_value(d).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut header {
+            m.remove("request");
+            m.remove("resources");
+        }
+        Puts(&mut self.writes).put(join(&["deploy", &d.id]), encode(&header));
         Puts(&mut self.writes).put(
             join(&["envdeploy", &d.app, &d.env, &num(d.seq)]),
             d.id.clone(),
+        );
+        self
+    }
+    /// What the deployment was asked to deploy: written once, at submit.
+    pub fn deployment_request(&mut self, d: &Deployment) -> &mut Self {
+        Puts(&mut self.writes).put(join(&["deployreq", &d.id]), encode(&d.request));
+        self
+    }
+    /// Step `index` of a deployment's progress.
+    pub fn deployment_resource(
+        &mut self,
+        deploy_id: &str,
+        index: usize,
+        r: &ResourceProgress,
+    ) -> &mut Self {
+        Puts(&mut self.writes).put(
+            join(&["deployres", deploy_id, &num(index as u64)]),
+            encode(r),
         );
         self
     }
@@ -361,8 +386,20 @@ impl Repo {
         self.get(join(&["set", id]))
     }
 
+    /// A deployment with its request and per-step progress. (Records
+    /// written before those were split out carry them inline.)
     pub fn deployment(&self, id: &str) -> Result<Option<Deployment>> {
-        self.get(join(&["deploy", id]))
+        let Some(mut d) = self.get::<Deployment>(join(&["deploy", id]))? else {
+            return Ok(None);
+        };
+        if let Some(request) = self.get::<DeployRequest>(join(&["deployreq", id]))? {
+            d.request = request;
+        }
+        let steps: Vec<ResourceProgress> = self.scan(prefix(&["deployres", id]))?;
+        if !steps.is_empty() {
+            d.resources = steps;
+        }
+        Ok(Some(d))
     }
     /// The deployments of an env, oldest first.
     pub fn deployments(&self, app: &str, env: &str) -> Result<Vec<Deployment>> {
@@ -377,11 +414,14 @@ impl Repo {
     }
     /// Every deployment that is not final (pending or running), oldest first.
     pub fn unfinished_deployments(&self) -> Result<Vec<Deployment>> {
-        let mut all: Vec<Deployment> = self
-            .scan::<Deployment>(prefix(&["deploy"]))?
-            .into_iter()
-            .filter(|d| !d.status.is_final())
-            .collect();
+        let mut all = Vec::new();
+        for d in self.scan::<Deployment>(prefix(&["deploy"]))? {
+            if !d.status.is_final()
+                && let Some(full) = self.deployment(&d.id)?
+            {
+                all.push(full);
+            }
+        }
         all.sort_by_key(|d| d.seq);
         Ok(all)
     }

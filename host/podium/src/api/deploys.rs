@@ -1,7 +1,6 @@
 //! Deployments: the CI endpoint, history, events (server-sent events),
 //! plan, diff, rollback, active resources and the resource graph.
 
-use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use podium_core::mask::SecretMask;
 use podium_core::{Definitions, Delta, Graph, Images, diff};
 use podium_pipeline::Submit;
 use podium_store::{DeployRequest, Deployment, Trigger};
@@ -58,6 +58,9 @@ struct DeployBody {
     delta: Option<Delta>,
     #[serde(default)]
     from_deploy: Option<String>,
+    /// With `from_deploy`: today's definitions instead of the recorded ones.
+    #[serde(default)]
+    latest_definitions: bool,
 }
 
 /// Validates a Score document (YAML or JSON text) as `file` and returns it as JSON.
@@ -101,7 +104,7 @@ fn request(
         return Ok((
             DeployRequest {
                 delta: Some(delta),
-                from_deploy: None,
+                ..DeployRequest::default()
             },
             Trigger::Deploy,
             q.comment.clone().unwrap_or_default(),
@@ -132,11 +135,18 @@ fn request(
             "give one of `workloads`, `delta` or `from_deploy`",
         ));
     }
+    if b.latest_definitions && b.from_deploy.is_none() {
+        return Err(Problem::invalid(
+            "latest_definitions",
+            "only meaningful with `from_deploy` (a deployment always uses today's definitions)",
+        ));
+    }
     if let Some(from) = b.from_deploy {
         return Ok((
             DeployRequest {
                 delta: None,
                 from_deploy: Some(from),
+                latest_definitions: b.latest_definitions,
             },
             Trigger::Rollback,
             comment,
@@ -146,7 +156,7 @@ fn request(
         return Ok((
             DeployRequest {
                 delta: Some(delta),
-                from_deploy: None,
+                ..DeployRequest::default()
             },
             Trigger::Deploy,
             comment,
@@ -184,7 +194,7 @@ fn request(
     Ok((
         DeployRequest {
             delta: Some(delta),
-            from_deploy: None,
+            ..DeployRequest::default()
         },
         Trigger::Deploy,
         comment,
@@ -315,19 +325,28 @@ pub async fn events(
     if !sse {
         return Ok(Json(json!(s.repo().events(&id, 0)?)).into_response());
     }
-    // Subscribe before reading the stored events, so none falls in between.
+    // Subscribe first, then read the status, then the stored events: an
+    // event committed after the subscription arrives on the bus; one
+    // committed before is in the stored read, which comes after the status
+    // read, so a deployment seen final has every event, the final one
+    // included, in that read. (Reading events before the status lost the
+    // final events when the last commit landed in between.)
     let mut rx = s.pipeline().subscribe();
-    let stored = s.repo().events(&id, 0)?;
     let final_already = s
         .repo()
         .deployment(&id)?
         .is_some_and(|d| d.status.is_final());
+    let stored = s.repo().events(&id, 0)?;
     let service = s.clone();
     let stream = async_stream::stream! {
         let mut next = 0u64;
         for e in stored {
             next = e.seq + 1;
+            let done = e.kind.is_final();
             yield Ok::<_, Infallible>(sse_event(&e));
+            if done {
+                return;
+            }
         }
         if final_already {
             return;
@@ -338,7 +357,7 @@ pub async fn events(
                     if e.seq < next { continue; }
                     next = e.seq + 1;
                     yield Ok(sse_event(&e));
-                    if matches!(e.kind.as_str(), "DeploymentSucceeded" | "DeploymentFailed" | "DeploymentInterrupted") {
+                    if e.kind.is_final() {
                         return;
                     }
                 }
@@ -348,7 +367,7 @@ pub async fn events(
                     let Ok(missed) = service.repo().events(&id, next) else { return };
                     for e in missed {
                         next = e.seq + 1;
-                        let done = matches!(e.kind.as_str(), "DeploymentSucceeded" | "DeploymentFailed" | "DeploymentInterrupted");
+                        let done = e.kind.is_final();
                         yield Ok(sse_event(&e));
                         if done { return; }
                     }
@@ -364,7 +383,7 @@ pub async fn events(
 
 fn sse_event(e: &podium_store::Event) -> SseEvent {
     SseEvent::default()
-        .event(e.kind.clone())
+        .event(e.kind.as_str())
         .id(e.seq.to_string())
         .data(serde_json::to_string(e).unwrap_or_default())
 }
@@ -389,6 +408,10 @@ struct RollbackBody {
     deploy_id: String,
     #[serde(default)]
     comment: Option<String>,
+    /// Match with today's definitions (and drivers) instead of the
+    /// versions the deployment recorded.
+    #[serde(default)]
+    latest_definitions: bool,
 }
 
 /// Deploys the set of an earlier deployment again.
@@ -410,6 +433,7 @@ pub async fn rollback(
             request: DeployRequest {
                 delta: None,
                 from_deploy: Some(b.deploy_id.clone()),
+                latest_definitions: b.latest_definitions,
             },
             trigger: Trigger::Rollback,
             comment: b
@@ -466,55 +490,26 @@ pub async fn diff_deploys(
     let b = set_of(&to)?;
     let delta = diff(&a, &b);
     let mut shown = json!(delta);
-    mask(&mut shown, &secrets_of(&s, &app, &env)?);
+    secrets_of(&s, &app, &env)?.apply_json(&mut shown);
     Ok(Json(
         json!({"from": q.from, "to": to, "from_set": a.id(), "to_set": b.id(), "delta": shown}),
     ))
 }
 
-/// Secret strings known for an env: secret outputs and secret shared values.
-fn secrets_of(s: &Service, app: &str, env: &str) -> ApiResult<BTreeSet<String>> {
-    let mut out = BTreeSet::new();
+/// Secrets known for an env: secret outputs and secret shared values.
+fn secrets_of(s: &Service, app: &str, env: &str) -> ApiResult<SecretMask> {
+    let mut mask = SecretMask::default();
     for a in s.repo().active(app, env)? {
-        for v in a.secrets.values() {
-            collect_strings(v, &mut out);
-        }
+        mask.add(&Value::Object(a.secrets));
     }
     if let Some(values) = s.repo().values(app)? {
         for (_, sv) in values.for_env(env) {
             if sv.secret {
-                out.insert(sv.value);
+                mask.add_str(&sv.value);
             }
         }
     }
-    out.retain(|v| v.len() >= 4);
-    Ok(out)
-}
-
-fn collect_strings(v: &Value, out: &mut BTreeSet<String>) {
-    match v {
-        Value::String(s) => {
-            out.insert(s.clone());
-        }
-        Value::Array(a) => a.iter().for_each(|v| collect_strings(v, out)),
-        Value::Object(m) => m.values().for_each(|v| collect_strings(v, out)),
-        _ => {}
-    }
-}
-
-fn mask(v: &mut Value, secrets: &BTreeSet<String>) {
-    match v {
-        Value::String(s) => {
-            for secret in secrets {
-                if s.contains(secret.as_str()) {
-                    *s = s.replace(secret.as_str(), podium_runtime::REDACTED);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|v| mask(v, secrets)),
-        Value::Object(m) => m.values_mut().for_each(|v| mask(v, secrets)),
-        _ => {}
-    }
+    Ok(mask)
 }
 
 /// The env's active resources: outputs, never secrets or driver state.

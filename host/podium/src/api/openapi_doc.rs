@@ -26,12 +26,18 @@ pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
         schema.remove("type");
     }
     mark_unsigned(&mut doc);
+    add_event_schemas(&mut doc);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return doc;
     };
     for item in paths.values_mut().filter_map(Value::as_object_mut) {
         for op in item.values_mut().filter_map(Value::as_object_mut) {
-            let id = op.get("operationId").and_then(Value::as_str).unwrap_or("");
+            let id = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let id = id.as_str();
             let takes_score = matches!(id, "create_deploy" | "plan");
             if id == "events"
                 && let Some(content) = op
@@ -45,12 +51,19 @@ pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
                         "type": "object",
                         "description": "One server-sent event; `data` is the event as JSON",
                         "properties": {
-                            "event": {"type": "string"},
+                            "event": {"$ref": "#/components/schemas/EventKind"},
                             "id": {"type": "string"},
                             "data": {"type": "string"},
                         },
                     }}),
                 );
+            }
+            if id == "events"
+                && let Some(schema) = op
+                    .get_mut("responses")
+                    .and_then(|r| r.pointer_mut("/200/content/application~1json/schema"))
+            {
+                *schema = json!({"type": "array", "items": {"$ref": "#/components/schemas/Event"}});
             }
             if takes_score
                 && let Some(content) = op
@@ -102,4 +115,44 @@ fn mark_unsigned(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(mark_unsigned),
         _ => {}
     }
+}
+
+/// The typed event, its kind, phase and status enums, from the types the
+/// pipeline records with (one list, no copy to drift).
+fn add_event_schemas(doc: &mut Value) {
+    use podium_store::{EventKind, Phase, StepStatus};
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let kinds: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    let phases: Vec<&str> = Phase::ALL.iter().map(|p| p.as_str()).collect();
+    schemas.insert(
+        "EventKind".into(),
+        json!({"type": "string", "enum": kinds, "description": "What happened, `<Noun><Verb>`; see docs/events.md"}),
+    );
+    schemas.insert("Phase".into(), json!({"type": "string", "enum": phases}));
+    schemas.insert(
+        "StepStatus".into(),
+        json!({"type": "string", "enum": StepStatus::ALL.map(StepStatus::as_str)}),
+    );
+    schemas.insert(
+        "Event".into(),
+        json!({
+            "type": "object",
+            "required": ["deploy_id", "seq", "at", "kind", "message"],
+            "properties": {
+                "deploy_id": {"type": "string"},
+                "seq": {"type": "integer", "format": "uint64", "minimum": 0},
+                "at": {"type": "string", "format": "date-time"},
+                "kind": {"$ref": "#/components/schemas/EventKind"},
+                "resource": {"type": "string"},
+                "status": {"$ref": "#/components/schemas/StepStatus"},
+                "level": {"type": "string", "enum": ["trace", "debug", "info", "warn", "error"]},
+                "message": {"type": "string"},
+            },
+        }),
+    );
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
+use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 use super::client::{Client, ServerArgs};
@@ -87,8 +88,13 @@ pub struct RollbackArgs {
     app: String,
     #[arg(long)]
     env: String,
-    /// The deployment whose set to deploy again.
+    /// The deployment to return to: its set, with the definition versions
+    /// and shared-values version it recorded (an exact replay).
     deploy: String,
+    /// Match with today's definitions and drivers instead of the recorded
+    /// versions.
+    #[arg(long)]
+    latest_definitions: bool,
     #[arg(long)]
     wait: bool,
     #[command(flatten)]
@@ -666,16 +672,21 @@ fn finish_deploy(c: &Client, accepted: &Value, wait: bool) -> anyhow::Result<Exi
 
 /// One line of live progress for an event.
 fn progress_line(e: &Value) {
+    use podium_store::EventKind as K;
     let kind = s(e, "kind");
     let res = s(e, "resource");
     let msg = s(e, "message");
-    let mark = match kind.as_str() {
-        "ResourceStarted" => "…",
-        "ResourceApplied" | "ResourceDeleted" => "✓",
-        "ResourceUnchanged" => "=",
-        "ResourceFailed" | "DeploymentFailed" | "PhaseFailed" | "DeploymentInterrupted" => "✗",
-        "ResourceSkipped" => "-",
-        "DriverLogged" => " ",
+    // A kind this CLI does not know (a newer server) still prints.
+    let known: Option<K> = e.get("kind").and_then(|k| K::deserialize(k).ok());
+    let mark = match known {
+        Some(K::ResourceStarted) => "…",
+        Some(K::ResourceApplied | K::ResourceDeleted) => "✓",
+        Some(K::ResourceUnchanged) => "=",
+        Some(
+            K::ResourceFailed | K::DeploymentFailed | K::PhaseFailed | K::DeploymentInterrupted,
+        ) => "✗",
+        Some(K::ResourceSkipped) => "-",
+        Some(K::DriverLogged) => " ",
         _ => "·",
     };
     if res.is_empty() {
@@ -752,7 +763,7 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     let c = client(&a.server);
     let r = c.post_json(
         &format!("/api/v1/apps/{}/envs/{}/rollback", a.app, a.env),
-        &json!({"deploy_id": a.deploy}),
+        &json!({"deploy_id": a.deploy, "latest_definitions": a.latest_definitions}),
     )?;
     finish_deploy(&c, &r.body, a.wait)
 }
