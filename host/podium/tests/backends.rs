@@ -832,11 +832,12 @@ fn a_backend_down_fails_the_deploy_and_the_next_one_recovers() {
         message.contains("PostgreSQL at 127.0.0.1:55432"),
         "{message}"
     );
+    assert_eq!(d["error"]["driver"], "podium/postgres", "{d}");
     assert!(
-        d["error"]["driver"]
+        d["error"]["digest"]
             .as_str()
             .unwrap()
-            .starts_with("podium/postgres@sha256:"),
+            .starts_with("sha256:"),
         "{d}"
     );
     // The others are independent and went through; the workload waited.

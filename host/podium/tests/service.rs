@@ -255,11 +255,12 @@ fn deploy_redeploy_change_remove_rollback_diff_and_failures() {
         d["error"]["resource"], "flaky.default#modules.job.externals.work",
         "{d}"
     );
+    assert_eq!(d["error"]["driver"], "test/hostile", "{d}");
     assert!(
-        d["error"]["driver"]
+        d["error"]["digest"]
             .as_str()
             .unwrap()
-            .starts_with("test/hostile@sha256:"),
+            .starts_with("sha256:"),
         "{d}"
     );
     assert_eq!(d["error"]["phase"], "create");
