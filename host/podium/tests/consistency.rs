@@ -322,7 +322,11 @@ fn env_puts_during_deployments_lose_neither_the_type_nor_the_current_set() {
         assert_eq!(st, 202, "{v}");
         let id = v["id"].as_str().unwrap().to_owned();
         std::thread::sleep(Duration::from_millis(random(8)));
-        let t = if round % 2 == 0 { "staging" } else { "development" };
+        let t = if round % 2 == 0 {
+            "staging"
+        } else {
+            "development"
+        };
         let (st, v) = s.put_json("/api/v1/apps/a/envs/dev", &json!({"type": t}));
         assert_eq!(st, 200, "{v}");
         // Final either way (switching env types switches drivers, which
