@@ -93,6 +93,7 @@ pub use model::{
     ValueMap, Values,
     definition::{Criterion, DefinitionSpec, DriverInputs},
     set::{DeploymentSet, SetError},
+    types::{OutputError, TypeDecl, TypeError, check_outputs},
     workload::{Images, ResourceUse, WorkloadError, WorkloadView, fill_images, resources_of},
 };
 pub use placeholders::{OutputSource, Outputs, ResolveError, Resolved, ResolvedInputs, Resolver};

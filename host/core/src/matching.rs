@@ -333,6 +333,7 @@ impl Definitions {
                     },
                     None => Outcome::NoMatch,
                 },
+                reason: String::new(),
                 checks,
             });
         }
@@ -348,6 +349,9 @@ impl Definitions {
                     }
                 };
             }
+        }
+        for cand in &mut candidates {
+            cand.reason = cand.describe();
         }
         Explanation {
             resource: key.clone(),
@@ -375,8 +379,66 @@ pub struct Candidate {
     pub definition: String,
     pub version: u64,
     pub outcome: Outcome,
+    /// Why it won or lost, in one sentence: the winning criterion, "less
+    /// specific than the winner", or each criterion's first field that
+    /// does not match.
+    pub reason: String,
     /// One check per criterion, in the definition's order.
     pub checks: Vec<CriterionCheck>,
+}
+
+impl Candidate {
+    fn matched(&self, i: usize) -> String {
+        self.checks
+            .iter()
+            .find_map(|c| match c {
+                CriterionCheck::Matched { index, criterion } if *index == i => {
+                    Some(criterion.to_string())
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    fn describe(&self) -> String {
+        match &self.outcome {
+            Outcome::Won { criterion } => format!(
+                "won: criterion #{criterion} {} is the most specific match",
+                self.matched(*criterion)
+            ),
+            Outcome::LessSpecific { criterion, than } => format!(
+                "less specific than the winner {than}: its best match is criterion #{criterion} {}",
+                self.matched(*criterion)
+            ),
+            Outcome::NoMatch if self.checks.is_empty() => {
+                "has no criteria, matches nothing".to_owned()
+            }
+            Outcome::NoMatch => {
+                let misses: Vec<String> = self
+                    .checks
+                    .iter()
+                    .filter_map(|c| match c {
+                        CriterionCheck::Mismatch {
+                            index,
+                            criterion,
+                            field,
+                            wanted,
+                            actual,
+                        } => Some(format!(
+                            "criterion #{index} {criterion}: {field} is {}, not {wanted}",
+                            if actual.is_empty() {
+                                "not given"
+                            } else {
+                                actual.as_str()
+                            }
+                        )),
+                        CriterionCheck::Matched { .. } => None,
+                    })
+                    .collect();
+                format!("no criterion matches: {}", misses.join("; "))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

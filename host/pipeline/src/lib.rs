@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use podium_core::{DeploymentSet, EnvContext};
 use podium_runtime::Runtime;
 use podium_store::{
-    DeployRequest, DeployStatus, Deployment, EnvRecord, Event, EventKind, Repo, RepoError,
-    StepStatus, Timestamp, Trigger, WriteSet,
+    AuditRecord, DeployRequest, DeployStatus, Deployment, EnvRecord, Event, EventKind, Repo,
+    RepoError, StepStatus, Timestamp, Trigger, WriteSet,
 };
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
@@ -70,6 +70,10 @@ pub struct Submit {
     pub trigger: Trigger,
     pub comment: String,
     pub who: String,
+    /// The audit entry of the request that submits it: written in the same
+    /// atomic batch as the queued deployment, so neither exists without
+    /// the other.
+    pub audit: Option<AuditRecord>,
 }
 
 pub(crate) struct Inner {
@@ -82,6 +86,10 @@ pub(crate) struct Inner {
     /// Per env: held from numbering a deployment to queueing it, so queue
     /// order is arrival order.
     arrivals: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per env: held by the env's worker while it runs a deployment (which
+    /// reads the env's record and writes it back with the new current
+    /// set), and by whoever else rewrites that record ([`Pipeline::env_lock`]).
+    env_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The pipeline. Cheap to clone.
@@ -102,6 +110,7 @@ impl Pipeline {
                 bus,
                 queues: Mutex::new(HashMap::new()),
                 arrivals: Mutex::new(HashMap::new()),
+                env_locks: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -116,6 +125,16 @@ impl Pipeline {
 
     pub fn runtime(&self) -> &Runtime {
         &self.inner.runtime
+    }
+
+    /// The lock of env `app/env`'s record: its worker holds it while a
+    /// deployment runs (Read writes the env's current set and last
+    /// deployment back), so a writer of the record that holds it (the
+    /// API's `PUT` and `DELETE` of the env) neither undoes that write nor
+    /// gets undone by it. In one process only: replicas sharing a store
+    /// would need a compare-and-set on the record instead.
+    pub fn env_lock(&self, app: &str, env: &str) -> Arc<tokio::sync::Mutex<()>> {
+        env_lock(&self.inner, app, env)
     }
 
     /// Every event as it is recorded.
@@ -186,6 +205,9 @@ impl Pipeline {
         };
         let mut rec = record::Recorder::new(self.inner.clone(), dep);
         let mut ws = WriteSet::new();
+        if let Some(a) = &s.audit {
+            ws.audit(a);
+        }
         rec.event(
             &mut ws,
             EventKind::DeploymentQueued,
@@ -246,8 +268,10 @@ impl Pipeline {
         let tx = queues.entry(key).or_insert_with(|| {
             let (tx, mut rx) = mpsc::unbounded_channel::<String>();
             let inner = self.inner.clone();
+            let lock = env_lock(&self.inner, app, env);
             tokio::spawn(async move {
                 while let Some(id) = rx.recv().await {
+                    let _record = lock.lock().await;
                     execute::run(&inner, &id).await;
                 }
             });
@@ -300,6 +324,14 @@ impl Pipeline {
     ) -> Result<PlanReport, PipelineError> {
         plan::plan(&self.inner, app, env, request).await
     }
+}
+
+fn env_lock(inner: &Inner, app: &str, env: &str) -> Arc<tokio::sync::Mutex<()>> {
+    let mut map = inner
+        .env_locks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.entry(format!("{app}/{env}")).or_default().clone()
 }
 
 /// The set the env's next delta applies to.

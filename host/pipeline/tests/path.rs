@@ -165,6 +165,7 @@ impl World {
                 trigger,
                 comment: String::new(),
                 who: "test".into(),
+                audit: None,
             })
             .await
             .unwrap();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context as _;
 use podium_pipeline::{Config, Pipeline, Registry};
 use podium_runtime::{Runtime, RuntimeConfig};
-use podium_store::{Repo, SledStore};
+use podium_store::{Repo, RepoError, SledStore, StoreError, WriteSet};
 
 use crate::{auth, secret_key};
 use serde::Serialize;
@@ -35,6 +35,47 @@ pub struct Service {
     secret_key_file: PathBuf,
     /// One rotation at a time.
     rotating: std::sync::Mutex<()>,
+    /// The read-modify-write sections of the configuration ([`Section`]).
+    sections: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A part of the configuration whose writers read, check and write back:
+/// one writer at a time per section, from its read to its commit, so no
+/// concurrent request computes from a state another is replacing (two
+/// definition PUTs both taking latest + 1, two value PUTs each dropping
+/// the other's key).
+///
+/// These are in-process locks: they are enough for one service over its
+/// store. Several replicas sharing a store would need the store to
+/// compare-and-set instead (commit only if the record read is unchanged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section<'a> {
+    /// Env types, apps and envs: their writes check one another (an env
+    /// needs its app and env type; a delete needs no dependents).
+    Structure,
+    /// Resource definitions: versions are numbered latest + 1, and a new
+    /// version must not tie with any other definition.
+    Definitions,
+    /// Declared resource types: a new declaration must be compatible with
+    /// the stored one.
+    ResourceTypes,
+    /// The shared values of one app (one versioned record).
+    Values(&'a str),
+    /// Uploaded drivers: the store and the runtime's registry are updated
+    /// in the same order.
+    Drivers,
+}
+
+impl Section<'_> {
+    fn key(&self) -> String {
+        match self {
+            Section::Structure => "structure".to_owned(),
+            Section::Definitions => "definitions".to_owned(),
+            Section::ResourceTypes => "resource-types".to_owned(),
+            Section::Values(app) => format!("values/{app}"),
+            Section::Drivers => "drivers".to_owned(),
+        }
+    }
 }
 
 impl Service {
@@ -124,6 +165,7 @@ impl Service {
             data_dir: data_dir.to_path_buf(),
             secret_key_file,
             rotating: std::sync::Mutex::new(()),
+            sections: std::sync::Mutex::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -148,6 +190,34 @@ impl Service {
 
     pub fn repo(&self) -> &Repo {
         self.pipeline.repo()
+    }
+
+    /// Commits `ws` atomically and durably on a blocking thread: the fsync
+    /// must not hold one of the async runtime's few workers. Every commit
+    /// of the API goes through here.
+    pub async fn commit(&self, ws: WriteSet) -> Result<(), RepoError> {
+        let repo = self.repo().clone();
+        tokio::task::spawn_blocking(move || repo.commit(ws))
+            .await
+            .unwrap_or_else(|e| {
+                Err(RepoError::Store(StoreError::Backend(format!(
+                    "commit task failed: {e}"
+                ))))
+            })
+    }
+
+    /// Waits for section `section` and holds it until the guard drops:
+    /// take it before reading what a write depends on, drop it after the
+    /// commit.
+    pub async fn section(&self, section: Section<'_>) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self
+                .sections
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(section.key()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     /// Seals every secret under a new key (blocking: call off the async

@@ -250,6 +250,9 @@ fn cases(dev_deploy: &str, prod_deploy: &str) -> Vec<Case> {
             ViewA,
         ),
         case("GET", "/api/v1/resource-types", AnyToken),
+        case("GET", "/api/v1/resource-types/postgres", AnyToken),
+        case("PUT", "/api/v1/resource-types/matrix", Admin)
+            .json(json!({"outputs": {"values": ["host"], "secrets": ["password"]}})),
         case("GET", "/api/v1/workload-profiles", AnyToken),
         case("PUT", "/api/v1/workload-profiles/small", Admin).json(json!({"replicas": 1})),
         case("GET", "/api/v1/apps/a/values", ViewA),

@@ -109,6 +109,11 @@ fn seed(s: &Server) -> Seeded {
     }
     ok(put(
         s,
+        "/api/v1/resource-types/fuzz-kind",
+        &json!({"outputs": {"values": ["host"], "secrets": ["password"]}}),
+    ));
+    ok(put(
+        s,
         "/api/v1/workload-profiles/fuzz-profile",
         &json!({"replicas": 1}),
     ));

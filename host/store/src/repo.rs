@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, RwLock};
 
-use podium_core::{Application, DeploymentSet, EnvironmentType, ResourceDefinition, Values};
+use podium_core::{
+    Application, DeploymentSet, EnvironmentType, ResourceDefinition, TypeDecl, Values,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -157,6 +159,12 @@ impl WriteSet {
     pub fn values(&mut self, app: &str, v: &Values) -> &mut Self {
         self.sealable(join(&["values", app]), v);
         self.sealable(join(&["valuesv", app, &num(v.version)]), v);
+        self
+    }
+    /// A resource type a platform engineer declared (built-in types are
+    /// not stored).
+    pub fn resource_type(&mut self, t: &TypeDecl) -> &mut Self {
+        Puts(&mut self.writes).put(join(&["rtype", &t.name]), encode(t));
         self
     }
     pub fn profile(&mut self, p: &ProfileRecord) -> &mut Self {
@@ -441,6 +449,15 @@ impl Repo {
     }
     pub fn values_version(&self, app: &str, version: u64) -> Result<Option<Values>> {
         self.get(join(&["valuesv", app, &num(version)]))
+    }
+
+    /// A declared (not built-in) resource type.
+    pub fn resource_type(&self, name: &str) -> Result<Option<TypeDecl>> {
+        self.get(join(&["rtype", name]))
+    }
+    /// The declared resource types, by name.
+    pub fn resource_types(&self) -> Result<Vec<TypeDecl>> {
+        self.scan(prefix(&["rtype"]))
     }
 
     pub fn profile(&self, id: &str) -> Result<Option<ProfileRecord>> {

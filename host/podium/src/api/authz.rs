@@ -13,13 +13,13 @@ use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
-use podium_store::{AuditRecord, WriteSet};
+use podium_store::WriteSet;
 
 use crate::auth::{self, AuthError, Permission, Principal};
 use crate::service::Service;
 
 use super::Problem;
+use super::audit::Audit;
 
 /// What a route needs, before the path parameters are filled in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +63,13 @@ pub fn rule(method: &Method, template: &str) -> Option<(&'static str, Need)> {
             | "/resource-definitions/{id}"
             | "/resource-definitions/{id}/versions"
             | "/resource-types"
+            | "/resource-types/{name}"
             | "/workload-profiles"
             | "/drivers",
         ) => ("read platform configuration", Authenticated),
         ("PUT", "/resource-definitions/{id}") => ("put resource definition", Admin),
         ("DELETE", "/resource-definitions/{id}") => ("delete resource definition", Admin),
+        ("PUT", "/resource-types/{name}") => ("put resource type", Admin),
         ("PUT", "/workload-profiles/{id}") => ("put workload profile", Admin),
         ("POST", "/drivers") => ("push driver", Admin),
         ("GET", "/apps/{app}/envs/{env}/explain") => ("explain matching", View),
@@ -187,9 +189,11 @@ pub async fn guard(
     let template = matched.map(|m| m.as_str().to_owned()).unwrap_or_default();
     let params = params.map(|Path(p)| p).unwrap_or_default();
     let (op, need) = rule(&method, &template).unwrap_or(("unlisted operation", Need::Admin));
+    let write = method != Method::GET && method != Method::HEAD;
 
     let mut actor = "anonymous".to_owned();
     let mut message = None;
+    let mut audit = None;
     let response = match authenticate(&s, req.headers()) {
         Err(e) => {
             message = Some(e.to_string());
@@ -211,64 +215,62 @@ pub async fn guard(
                 }
                 Ok(()) => {
                     req.extensions_mut().insert(principal);
+                    if write {
+                        let a =
+                            Audit::new(actor.clone(), method.as_str().to_owned(), path.clone(), op);
+                        req.extensions_mut().insert(a.clone());
+                        audit = Some(a);
+                    }
                     next.run(req).await
                 }
             }
         }
     };
 
-    if method != Method::GET && method != Method::HEAD {
-        record(&s, actor, &method, path, op, response.status(), message).await;
+    if write {
+        let audit =
+            audit.unwrap_or_else(|| Audit::new(actor, method.as_str().to_owned(), path, op));
+        finish_audit(&s, audit, response.status(), message).await;
     }
     response
 }
 
-/// Appends the audit entry of one write (durably, before the answer goes
-/// out: an audited action is never lost to a crash).
-async fn record(
-    s: &Arc<Service>,
-    actor: String,
-    method: &Method,
-    path: String,
-    op: &str,
-    status: StatusCode,
-    message: Option<String>,
-) {
-    let outcome = match status.as_u16() {
-        401 | 403 => "denied",
-        400..=499 => "rejected",
-        500..=599 => "failed",
-        _ => "ok",
+/// Writes the request's audit entry unless a commit already wrote it with
+/// its change (durably, before the answer goes out: an audited action is
+/// never lost to a crash). A committed entry whose status is not the
+/// answer's (the change was made, then waiting for it failed) is rewritten
+/// with the final status.
+async fn finish_audit(s: &Arc<Service>, audit: Audit, status: StatusCode, message: Option<String>) {
+    let written = audit.written();
+    if written
+        .as_ref()
+        .is_some_and(|w| w.status == status.as_u16())
+    {
+        return;
+    }
+    let entry = match written {
+        Some(w) => {
+            tracing::warn!(
+                seq = w.seq,
+                committed = w.status,
+                answered = status.as_u16(),
+                "AuditStatusCorrected"
+            );
+            let mut fixed = audit.make(w.seq, status, message);
+            fixed.at = w.at;
+            fixed
+        }
+        None => match audit.record(s.repo(), status, message) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, "AuditWriteFailed");
+                return;
+            }
+        },
     };
-    let message = message.or_else(|| {
-        (status.is_client_error() || status.is_server_error())
-            .then(|| status.canonical_reason().unwrap_or("error").to_owned())
-    });
-    let s = s.clone();
-    let method = method.as_str().to_owned();
-    let op = op.to_owned();
-    let result = tokio::task::spawn_blocking(move || {
-        let repo = s.repo();
-        let a = AuditRecord {
-            // Ids start at 0; audit sequence numbers at 1 (`after=0` is "from the start").
-            seq: repo.next_id()? + 1,
-            at: Timestamp::now(),
-            actor,
-            method,
-            path,
-            action: op,
-            status: status.as_u16(),
-            outcome: outcome.to_owned(),
-            message,
-        };
-        let mut ws = WriteSet::new();
-        ws.audit(&a);
-        repo.commit(ws)
-    })
-    .await;
-    match result {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "AuditWriteFailed"),
-        Err(e) => tracing::error!(error = %e, "AuditWriteFailed"),
+    let mut ws = WriteSet::new();
+    ws.audit(&entry);
+    if let Err(e) = s.commit(ws).await {
+        tracing::error!(error = %e, "AuditWriteFailed");
     }
 }

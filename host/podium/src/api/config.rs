@@ -11,18 +11,19 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use podium_core::{
     Application, DefinitionSpec, Definitions, Environment, EnvironmentType, ResourceDefinition,
-    ResourceKey, SharedValue,
+    ResourceKey, SharedValue, TypeDecl,
 };
 use podium_store::{EnvRecord, ProfileRecord, Timestamp, WriteSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Doc;
+use super::audit::Audit;
 use super::body;
 use super::ids;
 use super::problem::{ApiResult, Problem};
 use crate::auth::Principal;
-use crate::service::Service;
+use crate::service::{Section, Service};
 
 type S = State<Arc<Service>>;
 
@@ -32,12 +33,19 @@ pub async fn list_env_types(State(s): S) -> ApiResult<Json<Value>> {
 }
 
 #[utoipa::path(put, path = "/api/v1/env-types/{id}", params(("id" = String, Path)), responses((status = 200, body = Doc), (status = 422, body = Problem)))]
-pub async fn put_env_type(State(s): S, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn put_env_type(
+    State(s): S,
+    Extension(audit): Extension<Audit>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     ids::check("env type", &id)?;
     let t = EnvironmentType { id };
-    let mut ws = WriteSet::new();
-    ws.env_type(&t);
-    s.repo().commit(ws)?;
+    let _one = s.section(Section::Structure).await;
+    if s.repo().env_type(&t.id)?.as_ref() != Some(&t) {
+        let mut ws = WriteSet::new();
+        ws.env_type(&t);
+        audit.commit(&s, ws, StatusCode::OK).await?;
+    }
     Ok(Json(json!(t)))
 }
 
@@ -51,7 +59,12 @@ pub async fn get_env_type(State(s): S, Path(id): Path<String>) -> ApiResult<Json
 }
 
 #[utoipa::path(delete, path = "/api/v1/env-types/{id}", params(("id" = String, Path)), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete_env_type(State(s): S, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_env_type(
+    State(s): S,
+    Extension(audit): Extension<Audit>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let _one = s.section(Section::Structure).await;
     s.repo()
         .env_type(&id)?
         .ok_or_else(|| Problem::not_found("env type", &id))?;
@@ -68,7 +81,7 @@ pub async fn delete_env_type(State(s): S, Path(id): Path<String>) -> ApiResult<S
     }
     let mut ws = WriteSet::new();
     ws.delete_env_type(&id);
-    s.repo().commit(ws)?;
+    audit.commit(&s, ws, StatusCode::NO_CONTENT).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -84,12 +97,19 @@ pub async fn list_apps(State(s): S, Extension(me): Extension<Principal>) -> ApiR
 }
 
 #[utoipa::path(put, path = "/api/v1/apps/{app}", params(("app" = String, Path)), responses((status = 200, body = Doc), (status = 422, body = Problem)))]
-pub async fn put_app(State(s): S, Path(app): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn put_app(
+    State(s): S,
+    Extension(audit): Extension<Audit>,
+    Path(app): Path<String>,
+) -> ApiResult<Json<Value>> {
     ids::check("app", &app)?;
     let a = Application { id: app };
-    let mut ws = WriteSet::new();
-    ws.app(&a);
-    s.repo().commit(ws)?;
+    let _one = s.section(Section::Structure).await;
+    if s.repo().app(&a.id)?.as_ref() != Some(&a) {
+        let mut ws = WriteSet::new();
+        ws.app(&a);
+        audit.commit(&s, ws, StatusCode::OK).await?;
+    }
     Ok(Json(json!(a)))
 }
 
@@ -103,7 +123,12 @@ pub async fn get_app(State(s): S, Path(app): Path<String>) -> ApiResult<Json<Val
 }
 
 #[utoipa::path(delete, path = "/api/v1/apps/{app}", params(("app" = String, Path)), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete_app(State(s): S, Path(app): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_app(
+    State(s): S,
+    Extension(audit): Extension<Audit>,
+    Path(app): Path<String>,
+) -> ApiResult<StatusCode> {
+    let _one = s.section(Section::Structure).await;
     s.repo()
         .app(&app)?
         .ok_or_else(|| Problem::not_found("app", &app))?;
@@ -119,7 +144,7 @@ pub async fn delete_app(State(s): S, Path(app): Path<String>) -> ApiResult<Statu
     }
     let mut ws = WriteSet::new();
     ws.delete_app(&app);
-    s.repo().commit(ws)?;
+    audit.commit(&s, ws, StatusCode::NO_CONTENT).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,12 +178,19 @@ struct EnvBody {
 #[utoipa::path(put, path = "/api/v1/apps/{app}/envs/{env}", params(("app" = String, Path), ("env" = String, Path)), request_body = Doc, responses((status = 200, body = Doc), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_env(
     State(s): S,
+    Extension(audit): Extension<Audit>,
     Path((app, env)): Path<(String, String)>,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
     ids::check("env", &env)?;
     require_app(&s, &app)?;
     let b: EnvBody = body::json(&bytes)?;
+    // The env's record first: waiting for a running deployment must not
+    // hold up the other structure writes.
+    let _record = env_record_lock(&s, &app, &env).await?;
+    let _one = s.section(Section::Structure).await;
+    // Again under the lock: the app may have been deleted meanwhile.
+    require_app(&s, &app)?;
     if s.repo().env_type(&b.env_type)?.is_none() {
         let known: Vec<String> = s.repo().env_types()?.into_iter().map(|t| t.id).collect();
         return Err(Problem::invalid(
@@ -171,6 +203,7 @@ pub async fn put_env(
         ));
     }
     let rec = match s.repo().env(&app, &env)? {
+        Some(rec) if rec.env.env_type == b.env_type => return Ok(Json(json!(rec))),
         Some(mut rec) => {
             rec.env.env_type = b.env_type;
             rec
@@ -188,7 +221,7 @@ pub async fn put_env(
     };
     let mut ws = WriteSet::new();
     ws.env(&rec);
-    s.repo().commit(ws)?;
+    audit.commit(&s, ws, StatusCode::OK).await?;
     Ok(Json(json!(rec)))
 }
 
@@ -203,8 +236,13 @@ pub async fn get_env(
 #[utoipa::path(delete, path = "/api/v1/apps/{app}/envs/{env}", params(("app" = String, Path), ("env" = String, Path)), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete_env(
     State(s): S,
+    Extension(audit): Extension<Audit>,
     Path((app, env)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    // The env's record first: waiting for a running deployment must not
+    // hold up the other structure writes.
+    let _record = env_record_lock(&s, &app, &env).await?;
+    let _one = s.section(Section::Structure).await;
     require_env(&s, &app, &env)?;
     let active = s.repo().active(&app, &env)?;
     if !active.is_empty() {
@@ -215,8 +253,30 @@ pub async fn delete_env(
     }
     let mut ws = WriteSet::new();
     ws.delete_env(&app, &env);
-    s.repo().commit(ws)?;
+    audit.commit(&s, ws, StatusCode::NO_CONTENT).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// How long a write of an env's record waits for a running deployment of
+/// that env before answering 409.
+const ENV_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The env's record lock ([`podium_pipeline::Pipeline::env_lock`]): held
+/// by the env's worker while a deployment runs, since Read writes the
+/// record back with its new current set.
+async fn env_record_lock(
+    s: &Service,
+    app: &str,
+    env: &str,
+) -> ApiResult<tokio::sync::OwnedMutexGuard<()>> {
+    let lock = s.pipeline().env_lock(app, env);
+    tokio::time::timeout(ENV_BUSY_WAIT, lock.lock_owned())
+        .await
+        .map_err(|_| {
+            Problem::conflict(format!(
+                "a deployment of {app}/{env} is running; change the environment when it is finished"
+            ))
+        })
 }
 
 #[utoipa::path(get, path = "/api/v1/resource-definitions", responses((status = 200, body = Doc)))]
@@ -263,12 +323,17 @@ pub async fn definition_versions(State(s): S, Path(id): Path<String>) -> ApiResu
 
 /// Stores a definition: a new version when the spec changed, nothing when
 /// it did not. Refuses specs whose criteria tie with another definition.
-pub fn upsert_definition(
+/// Holds [`Section::Definitions`] from reading the latest version to
+/// committing the next, so concurrent PUTs get distinct versions and no
+/// two definitions that tie are both stored.
+async fn upsert_definition(
     s: &Service,
+    audit: &Audit,
     id: &str,
     spec: DefinitionSpec,
 ) -> ApiResult<(ResourceDefinition, bool)> {
     ids::check("resource definition", id)?;
+    let _one = s.section(Section::Definitions).await;
     if let Some(current) = s.repo().definition(id)?
         && current.spec == spec
     {
@@ -292,18 +357,19 @@ pub fn upsert_definition(
         .map_err(|e| Problem::invalid("criteria", e.to_string()))?;
     let mut ws = WriteSet::new();
     ws.definition(&def);
-    s.repo().commit(ws)?;
+    audit.commit(s, ws, StatusCode::CREATED).await?;
     Ok((def, true))
 }
 
 #[utoipa::path(put, path = "/api/v1/resource-definitions/{id}", params(("id" = String, Path)), request_body = Doc, responses((status = 200, body = Doc), (status = 201, body = Doc), (status = 422, body = Problem)))]
 pub async fn put_definition(
     State(s): S,
+    Extension(audit): Extension<Audit>,
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let spec: DefinitionSpec = body::json(&bytes)?;
-    let (def, changed) = upsert_definition(&s, &id, spec)?;
+    let (def, changed) = upsert_definition(&s, &audit, &id, spec).await?;
     let status = if changed {
         StatusCode::CREATED
     } else {
@@ -313,13 +379,18 @@ pub async fn put_definition(
 }
 
 #[utoipa::path(delete, path = "/api/v1/resource-definitions/{id}", params(("id" = String, Path)), responses((status = 204), (status = 404, body = Problem)))]
-pub async fn delete_definition(State(s): S, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_definition(
+    State(s): S,
+    Extension(audit): Extension<Audit>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let _one = s.section(Section::Definitions).await;
     s.repo()
         .definition(&id)?
         .ok_or_else(|| Problem::not_found("resource definition", &id))?;
     let mut ws = WriteSet::new();
     ws.delete_definition(&id);
-    s.repo().commit(ws)?;
+    audit.commit(&s, ws, StatusCode::NO_CONTENT).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -330,10 +401,16 @@ pub struct ExplainQuery {
     res_type: String,
     #[serde(default)]
     class: Option<String>,
-    res_id: String,
+    /// The resource's id (`shared.db`, `modules.web.externals.db`); when
+    /// omitted, criteria that name a `res_id` do not match.
+    #[serde(default)]
+    res_id: Option<String>,
 }
 
-/// Which definition a resource of this env would match, and why.
+/// Which definition a resource of this env would match, and why: the
+/// winner, and for every other definition of the type its `reason` (the
+/// first field of each criterion that does not match, or "less specific
+/// than the winner").
 #[utoipa::path(get, path = "/api/v1/apps/{app}/envs/{env}/explain", params(("app" = String, Path), ("env" = String, Path), ExplainQuery), responses((status = 200, body = Doc), (status = 404, body = Problem)))]
 pub async fn explain(
     State(s): S,
@@ -350,7 +427,7 @@ pub async fn explain(
     let key = ResourceKey::new(
         &q.res_type,
         q.class.as_deref().unwrap_or(podium_core::DEFAULT_CLASS),
-        &q.res_id,
+        q.res_id.unwrap_or_default(),
     );
     let explanation = registry.explain(&rec.env.context(), &key);
     Ok(Json(
@@ -358,18 +435,107 @@ pub async fn explain(
     ))
 }
 
+/// A resource type as the API shows it: its outputs split into values and
+/// secrets, whether it is built in.
+fn shown_type(t: &TypeDecl) -> Value {
+    let builtin = podium_core::model::types::builtin(&t.name);
+    json!({
+        "name": t.name,
+        "builtin": builtin.is_some(),
+        "description": t.description,
+        "outputs": {"values": t.values, "secrets": t.secrets},
+        "values": t.values,
+        "secrets": t.secrets,
+        "open": t.open,
+        "implicit": builtin.is_some_and(|b| b.implicit),
+        "provisioned": builtin.is_none_or(|b| b.provisioned),
+    })
+}
+
+/// The built-in resource types, then the declared ones, by name.
 #[utoipa::path(get, path = "/api/v1/resource-types", responses((status = 200, body = Doc)))]
-pub async fn resource_types() -> Json<Value> {
-    let types: Vec<Value> = podium_core::model::types::BUILTIN
+pub async fn resource_types(State(s): S) -> ApiResult<Json<Value>> {
+    let mut types: Vec<Value> = podium_core::model::types::BUILTIN
         .iter()
-        .map(|t| {
-            json!({
-                "name": t.name, "values": t.values, "secrets": t.secrets,
-                "open": t.open, "implicit": t.implicit, "provisioned": t.provisioned,
-            })
-        })
+        .map(|t| shown_type(&TypeDecl::from(t)))
         .collect();
-    Json(json!(types))
+    types.extend(s.repo().resource_types()?.iter().map(shown_type));
+    Ok(Json(json!(types)))
+}
+
+#[utoipa::path(get, path = "/api/v1/resource-types/{name}", params(("name" = String, Path)), responses((status = 200, body = Doc), (status = 404, body = Problem)))]
+pub async fn get_resource_type(State(s): S, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let t = match TypeDecl::builtin(&name) {
+        Some(t) => t,
+        None => s
+            .repo()
+            .resource_type(&name)?
+            .ok_or_else(|| Problem::not_found("resource type", &name))?,
+    };
+    Ok(Json(shown_type(&t)))
+}
+
+/// The body of `PUT /resource-types/{name}` (the `spec` of a
+/// `ResourceType` document).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypeBody {
+    #[serde(default)]
+    outputs: TypeOutputs,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TypeOutputs {
+    #[serde(default)]
+    values: Vec<String>,
+    #[serde(default)]
+    secrets: Vec<String>,
+}
+
+/// Declares a resource type: its outputs, split into values and secrets.
+/// `201` when stored (new or grown), `200` when unchanged. Built-in types
+/// are fixed: re-declaring one identically is accepted (`200`, nothing
+/// stored), anything else is `409`. A declared type may gain outputs but
+/// never lose one nor move one between values and secrets (`409`).
+#[utoipa::path(put, path = "/api/v1/resource-types/{name}", params(("name" = String, Path)), request_body = Doc, responses((status = 200, body = Doc), (status = 201, body = Doc), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn put_resource_type(
+    State(s): S,
+    Extension(audit): Extension<Audit>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    ids::check("resource type", &name)?;
+    let b: TypeBody = body::json(&bytes)?;
+    let decl = TypeDecl {
+        name,
+        values: b.outputs.values,
+        secrets: b.outputs.secrets,
+        open: false,
+        description: b.description,
+    };
+    decl.validate()
+        .map_err(|e| Problem::invalid("outputs", e.to_string()))?;
+    let _one = s.section(Section::ResourceTypes).await;
+    let current = match TypeDecl::builtin(&decl.name) {
+        Some(t) => Some(t),
+        None => s.repo().resource_type(&decl.name)?,
+    };
+    if let Some(current) = &current {
+        current
+            .check_successor(&decl)
+            .map_err(|e| Problem::conflict(e.to_string()))?;
+        let builtin = TypeDecl::builtin(&decl.name).is_some();
+        if builtin || (current.same_outputs(&decl) && current.description == decl.description) {
+            return Ok((StatusCode::OK, Json(shown_type(current))).into_response());
+        }
+    }
+    let mut ws = WriteSet::new();
+    ws.resource_type(&decl);
+    audit.commit(&s, ws, StatusCode::CREATED).await?;
+    Ok((StatusCode::CREATED, Json(shown_type(&decl))).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/workload-profiles", responses((status = 200, body = Doc)))]
@@ -380,6 +546,7 @@ pub async fn list_profiles(State(s): S) -> ApiResult<Json<Value>> {
 #[utoipa::path(put, path = "/api/v1/workload-profiles/{id}", params(("id" = String, Path)), request_body = Doc, responses((status = 200, body = Doc), (status = 422, body = Problem)))]
 pub async fn put_profile(
     State(s): S,
+    Extension(audit): Extension<Audit>,
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
@@ -392,9 +559,10 @@ pub async fn put_profile(
         ));
     }
     let p = ProfileRecord { id, spec };
+    // A blind overwrite (profiles are not versioned): nothing to serialize.
     let mut ws = WriteSet::new();
     ws.profile(&p);
-    s.repo().commit(ws)?;
+    audit.commit(&s, ws, StatusCode::OK).await?;
     Ok(Json(json!(p)))
 }
 
@@ -444,8 +612,13 @@ pub struct ValueQuery {
     env: Option<String>,
 }
 
-pub fn set_value(
+/// Sets (or, with `None`, removes) one shared value: a new version of the
+/// app's values when it changed. Holds the app's [`Section::Values`] from
+/// reading the values to committing them, so concurrent changes neither
+/// drop one another's keys nor share a version.
+async fn set_value(
     s: &Service,
+    audit: &Audit,
     app: &str,
     env: Option<&str>,
     key: &str,
@@ -453,6 +626,7 @@ pub fn set_value(
 ) -> ApiResult<u64> {
     ids::check_value_key(key)?;
     require_app(s, app)?;
+    let _one = s.section(Section::Values(app)).await;
     let mut v = s.repo().values(app)?.unwrap_or_default();
     let target = match env {
         Some(e) => v.envs.entry(e.to_owned()).or_default(),
@@ -466,7 +640,7 @@ pub fn set_value(
         v.version += 1;
         let mut ws = WriteSet::new();
         ws.values(app, &v);
-        s.repo().commit(ws)?;
+        audit.commit(s, ws, StatusCode::OK).await?;
     }
     Ok(v.version)
 }
@@ -474,6 +648,7 @@ pub fn set_value(
 #[utoipa::path(put, path = "/api/v1/apps/{app}/values/{key}", params(("app" = String, Path), ("key" = String, Path), ValueQuery), request_body = Doc, responses((status = 200, body = Doc), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_value(
     State(s): S,
+    Extension(audit): Extension<Audit>,
     Path((app, key)): Path<(String, String)>,
     Query(q): Query<ValueQuery>,
     bytes: Bytes,
@@ -486,7 +661,7 @@ pub async fn put_value(
         value: b.value,
         secret: b.secret,
     };
-    let version = set_value(&s, &app, q.env.as_deref(), &key, Some(sv))?;
+    let version = set_value(&s, &audit, &app, q.env.as_deref(), &key, Some(sv)).await?;
     Ok(Json(
         json!({"key": key, "version": version, "secret": b.secret}),
     ))
@@ -495,9 +670,10 @@ pub async fn put_value(
 #[utoipa::path(delete, path = "/api/v1/apps/{app}/values/{key}", params(("app" = String, Path), ("key" = String, Path), ValueQuery), responses((status = 200, body = Doc), (status = 404, body = Problem)))]
 pub async fn delete_value(
     State(s): S,
+    Extension(audit): Extension<Audit>,
     Path((app, key)): Path<(String, String)>,
     Query(q): Query<ValueQuery>,
 ) -> ApiResult<Json<Value>> {
-    let version = set_value(&s, &app, q.env.as_deref(), &key, None)?;
+    let version = set_value(&s, &audit, &app, q.env.as_deref(), &key, None).await?;
     Ok(Json(json!({"key": key, "version": version})))
 }

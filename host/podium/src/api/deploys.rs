@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::Doc;
+use super::audit::Audit;
 use super::body;
 use super::config::require_env;
 use super::problem::{ApiResult, Problem};
@@ -219,23 +220,43 @@ pub async fn create_deploy(
     Path((app, env)): Path<(String, String)>,
     Query(q): Query<DeployQuery>,
     Extension(me): Extension<Principal>,
+    Extension(audit): Extension<Audit>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
     require_env(&s, &app, &env)?;
     let (request, trigger, comment) = request(&headers, &q, &bytes)?;
-    let dep = s
-        .pipeline()
-        .submit(Submit {
-            app,
-            env,
-            request,
-            trigger,
-            comment,
-            who: me.actor(),
-        })
-        .await?;
+    let submit = Submit {
+        app,
+        env,
+        request,
+        trigger,
+        comment,
+        who: me.actor(),
+        audit: None,
+    };
+    let dep = submit_audited(&s, &audit, submit, q.wait).await?;
     accepted(&s, dep, q.wait).await
+}
+
+/// Queues a deployment with the request's audit entry in the same batch as
+/// its `DeploymentQueued` record.
+async fn submit_audited(
+    s: &Service,
+    audit: &Audit,
+    mut submit: Submit,
+    wait: bool,
+) -> ApiResult<Deployment> {
+    let status = if wait {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let entry = audit.entry(s, status)?;
+    submit.audit = Some(entry.clone());
+    let dep = s.pipeline().submit(submit).await?;
+    audit.committed(entry);
+    Ok(dep)
 }
 
 /// `202` with the deployment's id and URL, or with `wait`, `200` with the
@@ -421,27 +442,27 @@ pub async fn rollback(
     Path((app, env)): Path<(String, String)>,
     Query(q): Query<DeployQuery>,
     Extension(me): Extension<Principal>,
+    Extension(audit): Extension<Audit>,
     bytes: Bytes,
 ) -> ApiResult<Response> {
     require_env(&s, &app, &env)?;
     let b: RollbackBody = body::json(&bytes)?;
-    let dep = s
-        .pipeline()
-        .submit(Submit {
-            app,
-            env,
-            request: DeployRequest {
-                delta: None,
-                from_deploy: Some(b.deploy_id.clone()),
-                latest_definitions: b.latest_definitions,
-            },
-            trigger: Trigger::Rollback,
-            comment: b
-                .comment
-                .unwrap_or_else(|| format!("rollback to {}", b.deploy_id)),
-            who: me.actor(),
-        })
-        .await?;
+    let submit = Submit {
+        app,
+        env,
+        request: DeployRequest {
+            delta: None,
+            from_deploy: Some(b.deploy_id.clone()),
+            latest_definitions: b.latest_definitions,
+        },
+        trigger: Trigger::Rollback,
+        comment: b
+            .comment
+            .unwrap_or_else(|| format!("rollback to {}", b.deploy_id)),
+        who: me.actor(),
+        audit: None,
+    };
+    let dep = submit_audited(&s, &audit, submit, q.wait).await?;
     accepted(&s, dep, q.wait).await
 }
 

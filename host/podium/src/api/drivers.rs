@@ -2,18 +2,19 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use podium_store::{DriverRecord, Timestamp, WriteSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Doc;
+use super::audit::Audit;
 use super::ids;
 use super::problem::{ApiResult, Problem};
-use crate::service::{DriverEntry, Service};
+use crate::service::{DriverEntry, Section, Service};
 
 type S = State<Arc<Service>>;
 
@@ -41,6 +42,7 @@ pub struct UploadQuery {
 #[utoipa::path(post, path = "/api/v1/drivers", params(UploadQuery), request_body(content = Vec<u8>, content_type = "application/wasm"), responses((status = 201, body = Doc), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn upload(
     State(s): S,
+    Extension(audit): Extension<Audit>,
     Query(q): Query<UploadQuery>,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -78,7 +80,10 @@ pub async fn upload(
     };
     let mut ws = WriteSet::new();
     ws.driver(&record, &bytes);
-    s.repo().commit(ws)?;
+    // Store and registry change in the same order for concurrent uploads
+    // of one id (the registry ends with what a restart would load).
+    let _one = s.section(Section::Drivers).await;
+    audit.commit(&s, ws, StatusCode::CREATED).await?;
     s.pipeline().registry().insert(driver);
     let entry = DriverEntry {
         id: record.id.clone(),

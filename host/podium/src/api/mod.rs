@@ -3,6 +3,7 @@
 //! document is generated from the handlers' annotations (utoipa).
 
 mod admin;
+pub mod audit;
 pub mod authz;
 mod body;
 mod config;
@@ -95,6 +96,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .routes(routes!(config::definition_versions))
         .routes(routes!(config::explain))
         .routes(routes!(config::resource_types))
+        .routes(routes!(
+            config::get_resource_type,
+            config::put_resource_type
+        ))
         .routes(routes!(config::list_profiles))
         .routes(routes!(config::put_profile))
         .routes(routes!(config::get_values))

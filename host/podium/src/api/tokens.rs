@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Doc;
+use super::audit::Audit;
 use super::body;
 use super::ids;
 use super::problem::{ApiResult, Problem};
@@ -76,6 +77,7 @@ fn bad_expiry(text: &str) -> Problem {
 pub async fn create(
     State(s): S,
     Extension(me): Extension<Principal>,
+    Extension(audit): Extension<Audit>,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let b: CreateBody = body::json(&bytes)?;
@@ -119,7 +121,7 @@ pub async fn create(
     );
     let mut ws = WriteSet::new();
     ws.token(&issued.record);
-    s.repo().commit(ws)?;
+    audit.commit(&s, ws, StatusCode::CREATED).await?;
     let mut out = shown(&issued.record);
     out["token"] = json!(issued.token);
     Ok((StatusCode::CREATED, Json(out)))
@@ -150,6 +152,7 @@ fn manages(me: &Principal, t: &TokenRecord) -> bool {
 pub async fn revoke(
     State(s): S,
     Extension(me): Extension<Principal>,
+    Extension(audit): Extension<Audit>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let t = s.repo().token(&id)?;
@@ -157,7 +160,7 @@ pub async fn revoke(
         Some(t) if manages(&me, &t) => {
             let mut ws = WriteSet::new();
             ws.delete_token(&id);
-            s.repo().commit(ws)?;
+            audit.commit(&s, ws, StatusCode::NO_CONTENT).await?;
             Ok(StatusCode::NO_CONTENT)
         }
         Some(_) => Err(Problem::new(

@@ -28,15 +28,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create or update env types, apps, envs, definitions, values and
-    /// profiles from declarative YAML documents (re-applying is a no-op).
+    /// Create or update env types, resource types, apps, envs, definitions,
+    /// values and profiles from declarative YAML documents (re-applying is
+    /// a no-op).
     Apply(remote::ApplyArgs),
     /// Deploy Score workloads to an environment.
     Deploy(remote::DeployArgs),
     /// Show what a deployment would do, without doing it.
     Plan(remote::DeployArgs),
-    /// List or show apps, envs, deploys, resources, definitions, drivers.
+    /// List or show apps, envs, deploys, resources, definitions, resource
+    /// types, drivers.
     Get(remote::GetArgs),
+    /// Which resource definition a resource matches in an environment, and
+    /// why every other definition of its type lost.
+    Explain(remote::ExplainArgs),
     /// The change between two deployments' sets (secrets masked).
     Diff(remote::DiffArgs),
     /// Deploy an earlier deployment's set again.
@@ -89,6 +94,7 @@ pub fn main() -> ExitCode {
             Command::Deploy(a) => blocking(move || remote::deploy(a)).await,
             Command::Plan(a) => blocking(move || remote::plan(a)).await,
             Command::Get(a) => blocking(move || remote::get(a)).await,
+            Command::Explain(a) => blocking(move || remote::explain(a)).await,
             Command::Diff(a) => blocking(move || remote::diff(a)).await,
             Command::Rollback(a) => blocking(move || remote::rollback(a)).await,
             Command::Logs(a) => blocking(move || remote::logs(a)).await,

@@ -54,9 +54,9 @@ pub struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// apps, envs, deploys, resources, defs, env-types, drivers, profiles.
+    /// apps, envs, deploys, resources, defs, env-types, types, drivers, profiles.
     what: String,
-    /// An id to show one item (deploys, defs, apps).
+    /// An id to show one item (deploys, defs, apps, types).
     id: Option<String>,
     #[arg(long)]
     app: Option<String>,
@@ -107,6 +107,24 @@ pub struct LogsArgs {
     /// Keep following until the deployment is final.
     #[arg(long)]
     follow: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[arg(long)]
+    app: String,
+    #[arg(long)]
+    env: String,
+    /// The resource: `TYPE` or `TYPE.CLASS` (class `default` when omitted).
+    resource: String,
+    /// The resource's id, e.g. `shared.db` or `modules.web.externals.db`
+    /// (without it, criteria that name a `res_id` do not match).
+    #[arg(long = "id")]
+    res_id: Option<String>,
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    output: Output,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -306,6 +324,45 @@ pub fn get(a: GetArgs) -> anyhow::Result<ExitCode> {
                 &["ID", "VERSION", "DIGEST", "BUILTIN"],
             )?;
         }
+        "types" | "type" | "resource-types" => {
+            let v = match &a.id {
+                Some(id) => c.get(&format!("/api/v1/resource-types/{id}"))?,
+                None => c.get("/api/v1/resource-types")?,
+            };
+            let names = |x: &Value, key: &str| -> String {
+                x.get(key)
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default()
+            };
+            print(
+                &v,
+                a.output,
+                |v| {
+                    items(v)
+                        .iter()
+                        .map(|x| {
+                            vec![
+                                s(x, "name"),
+                                s(x, "builtin"),
+                                if x.get("open") == Some(&Value::Bool(true)) {
+                                    "(any)".to_owned()
+                                } else {
+                                    names(x, "values")
+                                },
+                                names(x, "secrets"),
+                            ]
+                        })
+                        .collect()
+                },
+                &["NAME", "BUILTIN", "VALUES", "SECRETS"],
+            )?;
+        }
         "profiles" => {
             let v = c.get("/api/v1/workload-profiles")?;
             print(
@@ -316,7 +373,7 @@ pub fn get(a: GetArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
         other => bail!(
-            "cannot get {other:?}: use apps, envs, deploys, resources, defs, env-types, drivers or profiles"
+            "cannot get {other:?}: use apps, envs, deploys, resources, defs, env-types, types, drivers or profiles"
         ),
     }
     Ok(ExitCode::SUCCESS)
@@ -357,8 +414,9 @@ fn documents(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Value)>> {
     Ok(docs)
 }
 
-const KIND_ORDER: [&str; 6] = [
+const KIND_ORDER: [&str; 7] = [
     "EnvironmentType",
+    "ResourceType",
     "Application",
     "Environment",
     "WorkloadProfile",
@@ -427,6 +485,40 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
                         "envtype/{id} {}",
                         if existed { "unchanged" } else { "created" }
                     )
+                }
+                "ResourceType" => {
+                    let path = format!("/api/v1/resource-types/{id}");
+                    let before = c.get(&path).ok();
+                    let outputs = spec.get("outputs").cloned().unwrap_or(json!({}));
+                    let same = before.as_ref().is_some_and(|b| {
+                        let set = |v: Option<&Value>| -> std::collections::BTreeSet<String> {
+                            v.and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect()
+                        };
+                        set(b.pointer("/outputs/values")) == set(outputs.get("values"))
+                            && set(b.pointer("/outputs/secrets")) == set(outputs.get("secrets"))
+                            && (b.get("builtin") == Some(&Value::Bool(true))
+                                || b.get("description").unwrap_or(&Value::Null)
+                                    == spec.get("description").unwrap_or(&Value::Null))
+                    });
+                    if same {
+                        format!("type/{id} unchanged")
+                    } else {
+                        // The server refuses incompatible changes (409).
+                        c.put_json(&path, &spec)?;
+                        format!(
+                            "type/{id} {}",
+                            if before.is_some() {
+                                "configured"
+                            } else {
+                                "created"
+                            }
+                        )
+                    }
                 }
                 "Application" => {
                     let existed = c.get(&format!("/api/v1/apps/{id}")).is_ok();
@@ -822,5 +914,87 @@ pub fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
         s(&r.body, "digest"),
         s(&r.body, "wit_version")
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Percent-encodes a query parameter value.
+fn query_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Which definition a resource would match in an env: the winner, then
+/// every definition of the type that lost, with the reason.
+pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let c = client(&a.server);
+    let (res_type, class) = match a.resource.split_once('.') {
+        Some((t, c)) => (t, Some(c)),
+        None => (a.resource.as_str(), None),
+    };
+    let mut path = format!(
+        "/api/v1/apps/{}/envs/{}/explain?type={}",
+        a.app,
+        a.env,
+        query_value(res_type)
+    );
+    if let Some(class) = class {
+        path.push_str(&format!("&class={}", query_value(class)));
+    }
+    if let Some(id) = &a.res_id {
+        path.push_str(&format!("&res_id={}", query_value(id)));
+    }
+    let v = c.get(&path)?;
+    if !matches!(a.output, Output::Table) {
+        print(&v, a.output, |_| Vec::new(), &[])?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = v.get("resource").cloned().unwrap_or(Value::Null);
+    let ctx = v.get("context").cloned().unwrap_or(Value::Null);
+    let res_id = s(&r, "res_id");
+    println!(
+        "{}.{}{} in app {}, env {} (type {})",
+        s(&r, "type"),
+        s(&r, "class"),
+        if res_id.is_empty() {
+            String::new()
+        } else {
+            format!("#{res_id}")
+        },
+        s(&ctx, "app_id"),
+        s(&ctx, "env_id"),
+        s(&ctx, "env_type")
+    );
+    let candidates = items(v.get("candidates").unwrap_or(&Value::Null));
+    let line = |c: &Value| {
+        format!(
+            "{} (version {}): {}",
+            s(c, "definition"),
+            s(c, "version"),
+            s(c, "reason")
+        )
+    };
+    let winner = s(&v, "winner");
+    match candidates.iter().find(|c| s(c, "definition") == winner) {
+        Some(w) if !winner.is_empty() => println!("winner: {}", line(w)),
+        _ if candidates.is_empty() => println!("winner: none: no definition of this type"),
+        _ => println!("winner: none: no definition matches"),
+    }
+    let losers: Vec<&Value> = candidates
+        .iter()
+        .filter(|c| s(c, "definition") != winner)
+        .collect();
+    if !losers.is_empty() {
+        println!("lost:");
+        for c in losers {
+            println!("  {}", line(c));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
