@@ -387,6 +387,24 @@ impl Run {
                     continue;
                 };
                 self.rec.mask.add(&Value::Object(out.secrets.clone()));
+                // Outputs against the type's declaration: a declared secret
+                // returned as a value would be stored and shown in clear.
+                let undeclared = match m.types.get(&step.key.res_type) {
+                    None => Vec::new(),
+                    Some(decl) => match podium_core::check_outputs(decl, &out.values, &out.secrets)
+                    {
+                        Ok(u) => u,
+                        Err(e) => {
+                            status[i] = StepStatus::Failed;
+                            let e =
+                                StepError::new(m.phase_of(i), StepCause::Outputs(e.to_string()))
+                                    .on(&step.key)
+                                    .driver(&step.driver_type, None);
+                            self.step_failed(&mut ws, i, &e);
+                            continue;
+                        }
+                    },
+                };
                 let depends_on = step
                     .depends_on
                     .iter()
@@ -430,9 +448,18 @@ impl Run {
                     Some(step.key.to_string()),
                     Some(StepStatus::Succeeded),
                     format!(
-                        "{} applied in {} ms",
+                        "{} applied in {} ms{}",
                         step.driver_type,
-                        elapsed.unwrap_or(0)
+                        elapsed.unwrap_or(0),
+                        if undeclared.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; outputs not declared by type {}: {}",
+                                step.key.res_type,
+                                undeclared.join(", ")
+                            )
+                        }
                     ),
                 );
             }

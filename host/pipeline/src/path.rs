@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use podium_core::model::types::TypeDecl;
 use podium_core::{
     Action, ActiveResource, Definitions, DeploymentSet, EnvContext, Graph, NodeId, NodeKind,
     Outputs, Plan, ResolvedInputs, Resolver, ResourceDefinition, ResourceKey, Step, ValueMap,
@@ -56,6 +57,9 @@ pub enum StepCause {
     Driver(String),
     #[error("driver returned no outputs")]
     NoOutputs,
+    /// The outputs break the resource type's declaration.
+    #[error("{0}")]
+    Outputs(String),
     #[error("{0}")]
     Store(String),
     /// Read or Match refused the deployment (no single resource to blame).
@@ -130,6 +134,10 @@ pub(crate) struct Matched {
     /// one. Looked up once, here: the plan's digest and the request use the
     /// same spec.
     pub profiles: BTreeMap<NodeId, Result<Value, String>>,
+    /// The declared outputs of the resource types in the plan (built-in or
+    /// declared by a platform engineer); a type without a declaration is
+    /// not checked.
+    pub types: HashMap<String, TypeDecl>,
 }
 
 impl Matched {
@@ -231,6 +239,20 @@ pub(crate) fn match_env(
         Ok(p) => p,
         Err(e) => return Ok(Err(e.to_string())),
     };
+    let mut types = HashMap::new();
+    for step in &plan.steps {
+        let t = &step.key.res_type;
+        if types.contains_key(t) {
+            continue;
+        }
+        let decl = match TypeDecl::builtin(t) {
+            Some(d) => Some(d),
+            None => repo.resource_type(t)?,
+        };
+        if let Some(d) = decl {
+            types.insert(t.clone(), d);
+        }
+    }
     Ok(Ok(Matched {
         graph,
         plan,
@@ -239,6 +261,7 @@ pub(crate) fn match_env(
         values_version: values_rec.version,
         active,
         profiles,
+        types,
     }))
 }
 

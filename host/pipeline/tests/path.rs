@@ -527,3 +527,51 @@ async fn a_deployment_writes_its_request_once() {
     let set: DeploymentSet = w.repo().set(d.set_id.as_deref().unwrap()).unwrap().unwrap();
     assert_eq!(set.modules().len(), 2);
 }
+
+/// A driver's outputs meet its resource type's declaration: a declared
+/// secret returned among the values fails the step (and is not recorded);
+/// undeclared outputs are allowed and listed.
+#[tokio::test]
+async fn outputs_are_checked_against_the_resource_type() {
+    let w = World::new().await;
+    w.profile("small", json!({}));
+    let ok = w.deploy(deploy_request(&[WEB], "web:1")).await;
+    assert_eq!(ok.status, DeployStatus::Succeeded, "{:?}", ok.error);
+    let events = w.repo().events(&ok.id, 0).unwrap();
+    let applied = events
+        .iter()
+        .find(|e| {
+            e.kind == podium_store::EventKind::ResourceApplied
+                && e.resource.as_deref() == Some("postgres.default#modules.web.externals.db")
+        })
+        .expect("applied event");
+    assert!(
+        applied
+            .message
+            .contains("outputs not declared by type postgres: size, tier"),
+        "{}",
+        applied.message
+    );
+
+    w.define(
+        "pg",
+        "postgres",
+        "podium/echo",
+        json!({"host": "h", "password": "leaked-in-clear"}),
+    );
+    let bad = w.deploy(DeployRequest::default()).await;
+    assert_eq!(bad.status, DeployStatus::Failed);
+    let e = bad.error.expect("error");
+    assert_eq!(
+        e.resource.as_deref(),
+        Some("postgres.default#modules.web.externals.db")
+    );
+    assert!(e.message.contains("\"password\""), "{}", e.message);
+    assert!(e.message.contains("postgres"), "{}", e.message);
+    assert!(!e.message.contains("leaked-in-clear"), "{}", e.message);
+    let active = w.repo().active(APP, ENV).unwrap();
+    assert!(
+        !json!(active).to_string().contains("leaked-in-clear"),
+        "the refused outputs are not recorded"
+    );
+}
