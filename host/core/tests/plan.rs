@@ -161,12 +161,17 @@ fn redeploy_is_unchanged_and_changes_are_updates() {
         1 Unchanged k8s-cluster.default#k8s-cluster
         2 Unchanged k8s-namespace.default#k8s-namespace
         3 Update postgres.default#shared.db after [0]
-        4 Unchanged workload.default#modules.web after [1, 2, 3]
+        4 Update workload.default#modules.web after [1, 2, 3]
         ",
     );
     assert!(p.to_string().contains(
         "~ update    postgres.default#shared.db (pg v1, podium/postgres): inputs changed"
     ));
+    // The workload reads the database's outputs: it re-applies, and the
+    // plan says why in advance.
+    assert!(p.to_string().contains(
+        "~ update    workload.default#modules.web (k8s v1, podium/kubernetes): postgres.default#shared.db changes"
+    ), "{p}");
     // A new image updates the workload only.
     check(
         &SET.replace("web:1", "web:2"),
@@ -192,8 +197,8 @@ fn redeploy_is_unchanged_and_changes_are_updates() {
         0 Update dns.default#shared.db
         1 Unchanged k8s-cluster.default#k8s-cluster
         2 Unchanged k8s-namespace.default#k8s-namespace
-        3 Unchanged postgres.default#shared.db after [0]
-        4 Unchanged workload.default#modules.web after [1, 2, 3]
+        3 Update postgres.default#shared.db after [0]
+        4 Update workload.default#modules.web after [1, 2, 3]
         ",
     );
     assert!(
