@@ -8,8 +8,8 @@ use std::time::Instant;
 use podium_core::{Action, ActiveResource, DeploymentSet, Outputs, ResourceKey};
 use podium_runtime::{CallError, CallReport, Driver, LogLine, Operation, Outcome};
 use podium_store::{
-    ActiveRecord, DeployStatus, EventKind, Phase, PhaseStatus, ResourceProgress, StepStatus,
-    Timestamp, WriteSet,
+    ActiveRecord, DeleteFailure, DeployStatus, EnvState, EnvStatus, EventKind, Phase, PhaseStatus,
+    ResourceProgress, StepStatus, Timestamp, WriteSet,
 };
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -616,6 +616,11 @@ impl Run {
             );
         } else {
             self.rec.dep.status = DeployStatus::Succeeded;
+        }
+        if self.rec.dep.request.teardown {
+            self.teardown_settled(&mut ws)?;
+        }
+        if self.rec.dep.status == DeployStatus::Succeeded {
             self.rec.event(
                 &mut ws,
                 EventKind::DeploymentSucceeded,
@@ -625,6 +630,67 @@ impl Run {
             );
         }
         self.rec.commit(ws).await
+    }
+
+    /// A teardown's end: the environment removed (its deployment history
+    /// stays), or its state `delete_failed` naming what could not be
+    /// deleted. Written with the final event.
+    fn teardown_settled(&mut self, ws: &mut WriteSet) -> Result<(), podium_store::RepoError> {
+        let inner = self.inner();
+        let (app, env) = (self.rec.dep.app.clone(), self.rec.dep.env.clone());
+        let state = inner.repo.env_state(&app, &env)?;
+        if self.failed {
+            let mut failures: Vec<DeleteFailure> = self
+                .rec
+                .dep
+                .resources
+                .iter()
+                .filter(|r| r.status == StepStatus::Failed)
+                .map(|r| DeleteFailure {
+                    resource: r.key.to_string(),
+                    message: r.message.clone().unwrap_or_default(),
+                })
+                .collect();
+            if failures.is_empty()
+                && let Some(e) = &self.rec.dep.error
+            {
+                failures.push(DeleteFailure {
+                    resource: e.resource.clone().unwrap_or_default(),
+                    message: e.message.clone(),
+                });
+            }
+            let next = EnvState {
+                status: EnvStatus::DeleteFailed,
+                failures,
+                ..state.clone()
+            };
+            ws.env_state(&app, &env, &next, Some(&state));
+            return Ok(());
+        }
+        ws.delete_env_state(&app, &env, &state)
+            .delete_env(&app, &env);
+        let others = inner
+            .repo
+            .envs(&app)?
+            .into_iter()
+            .filter(|e| e.env.id != env)
+            .count();
+        let app_goes = others == 0 && inner.repo.app_deleting(&app)?;
+        if app_goes {
+            ws.delete_app(&app);
+        }
+        self.rec.event(
+            ws,
+            EventKind::EnvironmentDeleted,
+            None,
+            None,
+            if app_goes {
+                format!("environment {app}/{env} deleted, and with it app {app}")
+            } else {
+                format!("environment {app}/{env} deleted")
+            },
+        );
+        Ok(())
     }
 
     fn progress(&mut self, i: usize, status: StepStatus, message: Option<String>) {

@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use podium_core::{DeploymentSet, EnvContext};
 use podium_runtime::Runtime;
 use podium_store::{
-    AuditRecord, DeployRequest, DeployStatus, Deployment, EnvRecord, Event, EventKind, Repo,
-    RepoError, StepStatus, Timestamp, Trigger, WriteSet,
+    AuditRecord, DeployRequest, DeployStatus, Deployment, EnvRecord, EnvState, EnvStatus, Event,
+    EventKind, Repo, RepoError, StepStatus, Timestamp, Trigger, WriteSet,
 };
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
@@ -57,6 +57,9 @@ pub enum PipelineError {
     Invalid { path: String, message: String },
     #[error(transparent)]
     Store(#[from] RepoError),
+    /// The environment is in a state that refuses the request.
+    #[error("{message}")]
+    Conflict { message: String },
     #[error("the pipeline is shutting down")]
     ShuttingDown,
 }
@@ -180,6 +183,13 @@ impl Pipeline {
                 .clone()
         };
         let _in_order = arrival.lock().await;
+        // Lifecycle checks and the teardown's state change happen in
+        // arrival order too: a deployment queued before a teardown runs
+        // first; one after it is refused.
+        let state = repo.env_state(&s.app, &s.env)?;
+        if let Some(existing) = self.lifecycle_check(&s, &state)? {
+            return Ok(existing);
+        }
         let seq = repo.next_id()?;
         let dep = Deployment {
             id: format!("d{seq}"),
@@ -208,6 +218,15 @@ impl Pipeline {
         if let Some(a) = &s.audit {
             ws.audit(a);
         }
+        if rec.dep.request.teardown {
+            let next = EnvState {
+                status: EnvStatus::Deleting,
+                teardown: Some(rec.dep.id.clone()),
+                failures: Vec::new(),
+                expires_at: state.expires_at,
+            };
+            ws.env_state(&s.app, &s.env, &next, Some(&state));
+        }
         rec.event(
             &mut ws,
             EventKind::DeploymentQueued,
@@ -219,6 +238,70 @@ impl Pipeline {
         let dep = rec.dep.clone();
         self.enqueue(&dep.app, &dep.env, dep.id.clone());
         Ok(dep)
+    }
+
+    /// Refuses deployments to an environment on its way out; a teardown of
+    /// an environment whose teardown is still pending or running is that
+    /// teardown (`Some`).
+    fn lifecycle_check(
+        &self,
+        s: &Submit,
+        state: &EnvState,
+    ) -> Result<Option<Deployment>, PipelineError> {
+        let running = match &state.teardown {
+            Some(id) => self
+                .inner
+                .repo
+                .deployment(id)?
+                .filter(|d| !d.status.is_final()),
+            None => None,
+        };
+        if s.request.teardown {
+            return Ok(running);
+        }
+        match state.status {
+            EnvStatus::Active => Ok(None),
+            EnvStatus::Deleting | EnvStatus::DeleteFailed => Err(PipelineError::Conflict {
+                message: format!(
+                    "environment {}/{} is being deleted (teardown deployment {}); delete it again to \
+                     continue a failed teardown, or create it anew once it is gone",
+                    s.app,
+                    s.env,
+                    state.teardown.as_deref().unwrap_or("unknown")
+                ),
+            }),
+        }
+    }
+
+    /// Queues the teardown of every environment whose expiry has passed
+    /// (also one that passed while the service was stopped). Returns the
+    /// teardowns queued.
+    pub async fn expire_due(&self, now: Timestamp) -> Result<Vec<Deployment>, PipelineError> {
+        let mut queued = Vec::new();
+        for (app, env) in self.inner.repo.expired_envs(now)? {
+            let state = self.inner.repo.env_state(&app, &env)?;
+            if state.status != EnvStatus::Active {
+                continue;
+            }
+            let at = state.expires_at.map(|t| t.to_string()).unwrap_or_default();
+            let dep = self
+                .submit(Submit {
+                    app: app.clone(),
+                    env: env.clone(),
+                    request: DeployRequest {
+                        teardown: true,
+                        ..DeployRequest::default()
+                    },
+                    trigger: Trigger::Teardown,
+                    comment: format!("expired at {at}"),
+                    who: "podium (environment expiry)".into(),
+                    audit: None,
+                })
+                .await?;
+            tracing::info!(app, env, deploy = %dep.id, "EnvironmentExpired");
+            queued.push(dep);
+        }
+        Ok(queued)
     }
 
     /// Catches what can be caught before queueing: a rollback source that
@@ -249,6 +332,14 @@ impl Pipeline {
                     ),
                 });
             }
+        }
+        if let Some(from) = &request.from_env {
+            path::last_successful_set(repo, &env.env.app, from)?.map_err(|message| {
+                PipelineError::Invalid {
+                    path: "from_env".into(),
+                    message,
+                }
+            })?;
         }
         if let Some(delta) = &request.delta {
             let base = current_set(repo, env)?;

@@ -103,6 +103,12 @@ pub(crate) fn read_set(
     env: &EnvRecord,
     request: &DeployRequest,
 ) -> Result<Result<DeploymentSet, String>, RepoError> {
+    if request.teardown {
+        return Ok(Ok(DeploymentSet::empty()));
+    }
+    if let Some(from) = &request.from_env {
+        return last_successful_set(repo, &env.env.app, from);
+    }
     if let Some(from) = &request.from_deploy {
         return Ok(match repo.deployment(from)?.and_then(|d| d.set_id) {
             Some(set_id) => repo
@@ -118,6 +124,32 @@ pub(crate) fn read_set(
         },
         Err(e) => Err(e.to_string()),
     })
+}
+
+/// The set of the last successful deployment of env `from` of `app` (what
+/// a clone or a promotion deploys).
+pub(crate) fn last_successful_set(
+    repo: &Repo,
+    app: &str,
+    from: &str,
+) -> Result<Result<DeploymentSet, String>, RepoError> {
+    if repo.env(app, from)?.is_none() {
+        return Ok(Err(format!("environment {app}/{from} does not exist")));
+    }
+    let found = repo
+        .deployments(app, from)?
+        .into_iter()
+        .rev()
+        .find(|d| d.status == podium_store::DeployStatus::Succeeded && d.set_id.is_some());
+    let Some(d) = found else {
+        return Ok(Err(format!(
+            "environment {app}/{from} has no successful deployment to take the set of"
+        )));
+    };
+    let set_id = d.set_id.unwrap_or_default();
+    Ok(repo
+        .set(&set_id)?
+        .ok_or_else(|| format!("deployment set {set_id} of {} is missing", d.id)))
 }
 
 /// What Match produced: everything a step's request is prepared from.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use podium_core::mask::SecretMask;
 use podium_store::{
-    DeployStatus, Deployment, Event, EventKind, Failure, LogLevel, Phase, RepoError,
-    ResourceProgress, StepStatus, Timestamp, WriteSet,
+    DeleteFailure, DeployStatus, Deployment, EnvState, EnvStatus, Event, EventKind, Failure,
+    LogLevel, Phase, RepoError, ResourceProgress, StepStatus, Timestamp, WriteSet,
 };
 
 use crate::path::StepError;
@@ -230,6 +230,19 @@ pub(crate) async fn interrupt(inner: &Arc<Inner>, dep: Deployment) -> Result<(),
         message: "interrupted: the service stopped while this deployment was running".into(),
     });
     let mut ws = WriteSet::new();
+    if rec.dep.request.teardown {
+        // The env stays on its way out; `DELETE` again continues.
+        let state = inner.repo.env_state(&rec.dep.app, &rec.dep.env)?;
+        let next = EnvState {
+            status: EnvStatus::DeleteFailed,
+            failures: vec![DeleteFailure {
+                resource: String::new(),
+                message: "interrupted: the service stopped during the teardown".into(),
+            }],
+            ..state.clone()
+        };
+        ws.env_state(&rec.dep.app, &rec.dep.env, &next, Some(&state));
+    }
     rec.event(
         &mut ws,
         EventKind::DeploymentInterrupted,

@@ -158,6 +158,18 @@ impl Service {
                 "deployments interrupted by the previous stop were marked failed"
             );
         }
+        // Ephemeral environments: expiries that passed while stopped are
+        // torn down now, later ones when they pass. The timer is the store's
+        // expiry index, not memory.
+        let expiry = pipeline.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = expiry.expire_due(podium_store::Timestamp::now()).await {
+                    tracing::error!(error = %e, "EnvironmentExpiryFailed");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
         Ok(Arc::new(Service {
             pipeline,
             drivers: std::sync::RwLock::new(drivers),

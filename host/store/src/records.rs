@@ -21,6 +21,45 @@ pub struct EnvRecord {
     pub last_deploy: Option<String>,
 }
 
+/// Where an environment is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvStatus {
+    /// Deployments are accepted.
+    #[default]
+    Active,
+    /// A teardown deployment is queued or running; new deployments are
+    /// refused.
+    Deleting,
+    /// The teardown failed or was interrupted: `DELETE` again continues it.
+    DeleteFailed,
+}
+
+/// A resource a teardown could not delete, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteFailure {
+    pub resource: String,
+    pub message: String,
+}
+
+/// An environment's lifecycle, kept apart from [`EnvRecord`] (which the
+/// pipeline's Read rewrites with every deployment): status, the teardown
+/// deployment, and the expiry of an ephemeral environment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvState {
+    #[serde(default)]
+    pub status: EnvStatus,
+    /// The latest teardown deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<String>,
+    /// What the last teardown could not delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<DeleteFailure>,
+    /// When the environment is torn down by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeployStatus {
@@ -75,6 +114,11 @@ pub enum Trigger {
     Deploy,
     Redeploy,
     Rollback,
+    /// The set of another environment (clone, promote).
+    Promote,
+    /// The empty set: every resource of the environment deleted, then the
+    /// environment removed.
+    Teardown,
 }
 
 /// What a deployment deploys: a delta applied to the env's current set
@@ -90,6 +134,13 @@ pub struct DeployRequest {
     /// versions that deployment recorded (an exact replay is the default).
     #[serde(default, skip_serializing_if = "is_false")]
     pub latest_definitions: bool,
+    /// The set of this environment's (of the same app) last successful
+    /// deployment (clone, promote).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_env: Option<String>,
+    /// The empty set (a teardown).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub teardown: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -262,6 +313,8 @@ pub enum EventKind {
     ResourceDeleted,
     /// A line a driver logged during a call (secrets masked).
     DriverLogged,
+    /// A teardown removed the environment (just before its final event).
+    EnvironmentDeleted,
     /// Final: every step succeeded.
     DeploymentSucceeded,
     /// Final: a step or phase failed.
@@ -271,7 +324,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::DeploymentQueued,
         EventKind::DeploymentStarted,
         EventKind::SetCreated,
@@ -285,6 +338,7 @@ impl EventKind {
         EventKind::ResourceFailed,
         EventKind::ResourceDeleted,
         EventKind::DriverLogged,
+        EventKind::EnvironmentDeleted,
         EventKind::DeploymentSucceeded,
         EventKind::DeploymentFailed,
         EventKind::DeploymentInterrupted,
@@ -315,6 +369,7 @@ impl EventKind {
             EventKind::ResourceFailed => "ResourceFailed",
             EventKind::ResourceDeleted => "ResourceDeleted",
             EventKind::DriverLogged => "DriverLogged",
+            EventKind::EnvironmentDeleted => "EnvironmentDeleted",
             EventKind::DeploymentSucceeded => "DeploymentSucceeded",
             EventKind::DeploymentFailed => "DeploymentFailed",
             EventKind::DeploymentInterrupted => "DeploymentInterrupted",

@@ -85,10 +85,43 @@ impl WriteSet {
     }
     pub fn delete_env(&mut self, app: &str, env: &str) -> &mut Self {
         Puts(&mut self.writes).delete(join(&["env", app, env]));
+        Puts(&mut self.writes).delete(join(&["envstate", app, env]));
+        self
+    }
+    /// An environment's lifecycle state; `previous` is the state it
+    /// replaces (its expiry index entry moves with it).
+    pub fn env_state(
+        &mut self,
+        app: &str,
+        env: &str,
+        state: &EnvState,
+        previous: Option<&EnvState>,
+    ) -> &mut Self {
+        if let Some(at) = previous.and_then(|p| p.expires_at) {
+            Puts(&mut self.writes).delete(expiry_key(at, app, env));
+        }
+        if let Some(at) = state.expires_at {
+            Puts(&mut self.writes).put(expiry_key(at, app, env), Vec::new());
+        }
+        Puts(&mut self.writes).put(join(&["envstate", app, env]), encode(state));
+        self
+    }
+    /// Removes an environment's state and its expiry index entry.
+    pub fn delete_env_state(&mut self, app: &str, env: &str, state: &EnvState) -> &mut Self {
+        if let Some(at) = state.expires_at {
+            Puts(&mut self.writes).delete(expiry_key(at, app, env));
+        }
+        Puts(&mut self.writes).delete(join(&["envstate", app, env]));
         self
     }
     pub fn delete_app(&mut self, app: &str) -> &mut Self {
         Puts(&mut self.writes).delete(join(&["app", app]));
+        Puts(&mut self.writes).delete(join(&["appdel", app]));
+        self
+    }
+    /// Marks an app for removal once its last environment is torn down.
+    pub fn app_deleting(&mut self, app: &str) -> &mut Self {
+        Puts(&mut self.writes).put(join(&["appdel", app]), Vec::new());
         self
     }
     pub fn delete_env_type(&mut self, id: &str) -> &mut Self {
@@ -339,6 +372,10 @@ impl Repo {
     pub fn app(&self, id: &str) -> Result<Option<Application>> {
         self.get(join(&["app", id]))
     }
+    /// Whether the app goes once its last environment is torn down.
+    pub fn app_deleting(&self, app: &str) -> Result<bool> {
+        Ok(self.store.get(&join(&["appdel", app]))?.is_some())
+    }
     pub fn apps(&self) -> Result<Vec<Application>> {
         self.scan(prefix(&["app"]))
     }
@@ -350,6 +387,28 @@ impl Repo {
     }
     pub fn all_envs(&self) -> Result<Vec<EnvRecord>> {
         self.scan(prefix(&["env"]))
+    }
+    /// An environment's lifecycle state (the default: active, no expiry).
+    pub fn env_state(&self, app: &str, env: &str) -> Result<EnvState> {
+        Ok(self.get(join(&["envstate", app, env]))?.unwrap_or_default())
+    }
+    /// Environments whose expiry is at or before `now`, soonest first: an
+    /// index scan, not a scan of every environment.
+    pub fn expired_envs(&self, now: Timestamp) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (k, _) in self.store.scan(&prefix(&["envexp"]))? {
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let mut parts = key.splitn(4, '/').skip(1);
+            let (Some(at), Some(app), Some(env)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if at.parse::<i64>().unwrap_or(i64::MAX) > now.as_second() {
+                break;
+            }
+            out.push((app.to_owned(), env.to_owned()));
+        }
+        Ok(out)
     }
 
     /// The latest version of a definition that is in use for matching.
@@ -509,6 +568,11 @@ fn seal_batch(ring: &Keyring, writes: WriteSet) -> Batch {
         }
     }
     batch
+}
+
+/// `envexp/<seconds, zero-padded>/<app>/<env>`: key order is expiry order.
+fn expiry_key(at: Timestamp, app: &str, env: &str) -> Vec<u8> {
+    join(&["envexp", &num(at.as_second().max(0) as u64), app, env])
 }
 
 fn corrupt(key: &[u8], message: &str) -> RepoError {

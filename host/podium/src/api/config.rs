@@ -13,7 +13,7 @@ use podium_core::{
     Application, DefinitionSpec, Definitions, Environment, EnvironmentType, ResourceDefinition,
     ResourceKey, SharedValue, TypeDecl,
 };
-use podium_store::{EnvRecord, ProfileRecord, Timestamp, WriteSet};
+use podium_store::{EnvRecord, EnvState, ProfileRecord, Timestamp, WriteSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,6 +21,7 @@ use super::Doc;
 use super::audit::Audit;
 use super::body;
 use super::ids;
+use super::lifecycle::{expiry, shown_env};
 use super::problem::{ApiResult, Problem};
 use crate::auth::Principal;
 use crate::service::{Section, Service};
@@ -122,32 +123,6 @@ pub async fn get_app(State(s): S, Path(app): Path<String>) -> ApiResult<Json<Val
     Ok(Json(json!(a)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/apps/{app}", params(("app" = String, Path)), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete_app(
-    State(s): S,
-    Extension(audit): Extension<Audit>,
-    Path(app): Path<String>,
-) -> ApiResult<StatusCode> {
-    let _one = s.section(Section::Structure).await;
-    s.repo()
-        .app(&app)?
-        .ok_or_else(|| Problem::not_found("app", &app))?;
-    let envs = s.repo().envs(&app)?;
-    if !envs.is_empty() {
-        return Err(Problem::conflict(format!(
-            "app {app:?} still has environments ({}); delete them first",
-            envs.iter()
-                .map(|e| e.env.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let mut ws = WriteSet::new();
-    ws.delete_app(&app);
-    audit.commit(&s, ws, StatusCode::NO_CONTENT).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 pub fn require_app(s: &Service, app: &str) -> ApiResult<()> {
     s.repo()
         .app(app)?
@@ -165,7 +140,12 @@ pub fn require_env(s: &Service, app: &str, env: &str) -> ApiResult<EnvRecord> {
 #[utoipa::path(get, path = "/api/v1/apps/{app}/envs", params(("app" = String, Path)), responses((status = 200, body = Doc), (status = 404, body = Problem)))]
 pub async fn list_envs(State(s): S, Path(app): Path<String>) -> ApiResult<Json<Value>> {
     require_app(&s, &app)?;
-    Ok(Json(json!(s.repo().envs(&app)?)))
+    let mut out = Vec::new();
+    for rec in s.repo().envs(&app)? {
+        let state = s.repo().env_state(&app, &rec.env.id)?;
+        out.push(shown_env(&rec, &state));
+    }
+    Ok(Json(Value::Array(out)))
 }
 
 #[derive(Deserialize)]
@@ -173,11 +153,25 @@ pub async fn list_envs(State(s): S, Path(app): Path<String>) -> ApiResult<Json<V
 struct EnvBody {
     #[serde(rename = "type")]
     env_type: String,
+    /// An ephemeral environment: torn down by itself this long from now
+    /// (`72h`, `30m`, `1d`).
+    #[serde(default)]
+    ttl: Option<String>,
+    /// Or at this time (RFC 3339).
+    #[serde(default)]
+    expires_at: Option<String>,
+    /// Clone: deploy this environment's current set into the new one.
+    #[serde(default)]
+    from_env: Option<String>,
+    /// With `from_env`: copy the source's value overrides too.
+    #[serde(default)]
+    with_values: bool,
 }
 
 #[utoipa::path(put, path = "/api/v1/apps/{app}/envs/{env}", params(("app" = String, Path), ("env" = String, Path)), request_body = Doc, responses((status = 200, body = Doc), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_env(
     State(s): S,
+    Extension(me): Extension<Principal>,
     Extension(audit): Extension<Audit>,
     Path((app, env)): Path<(String, String)>,
     bytes: Bytes,
@@ -185,6 +179,27 @@ pub async fn put_env(
     ids::check("env", &env)?;
     require_app(&s, &app)?;
     let b: EnvBody = body::json(&bytes)?;
+    let expires_at = expiry(b.ttl.as_deref(), b.expires_at.as_deref())?;
+    if b.with_values && b.from_env.is_none() {
+        return Err(Problem::invalid(
+            "with_values",
+            "only meaningful with `from_env`",
+        ));
+    }
+    if let Some(from) = &b.from_env {
+        if *from == env {
+            return Err(Problem::invalid(
+                "from_env",
+                "an environment cannot be cloned from itself",
+            ));
+        }
+        require_env(&s, &app, from).map_err(|_| {
+            Problem::invalid(
+                "from_env",
+                format!("environment {app}/{from} does not exist"),
+            )
+        })?;
+    }
     // The env's record first: waiting for a running deployment must not
     // hold up the other structure writes.
     let _record = env_record_lock(&s, &app, &env).await?;
@@ -202,16 +217,29 @@ pub async fn put_env(
             ),
         ));
     }
-    let rec = match s.repo().env(&app, &env)? {
-        Some(rec) if rec.env.env_type == b.env_type => return Ok(Json(json!(rec))),
+    let state = s.repo().env_state(&app, &env)?;
+    let new_state = EnvState {
+        expires_at: expires_at.or(state.expires_at),
+        ..state.clone()
+    };
+    let existing = s.repo().env(&app, &env)?;
+    if existing.is_some() && b.from_env.is_some() {
+        return Err(Problem::conflict(format!(
+            "environment {app}/{env} exists; clone into a new environment"
+        )));
+    }
+    let rec = match existing {
+        Some(rec) if rec.env.env_type == b.env_type && new_state == state => {
+            return Ok(Json(shown_env(&rec, &state)));
+        }
         Some(mut rec) => {
             rec.env.env_type = b.env_type;
             rec
         }
         None => EnvRecord {
             env: Environment {
-                id: env,
-                app,
+                id: env.clone(),
+                app: app.clone(),
                 env_type: b.env_type,
             },
             created_at: Timestamp::now(),
@@ -221,8 +249,47 @@ pub async fn put_env(
     };
     let mut ws = WriteSet::new();
     ws.env(&rec);
+    if new_state != state {
+        ws.env_state(&rec.env.app, &rec.env.id, &new_state, Some(&state));
+    }
+    if b.with_values
+        && let Some(from) = &b.from_env
+    {
+        let mut values = s.repo().values(&app)?.unwrap_or_default();
+        if let Some(overrides) = values.envs.get(from).cloned() {
+            values.envs.insert(env.clone(), overrides);
+            values.version += 1;
+            ws.values(&app, &values);
+        }
+    }
     audit.commit(&s, ws, StatusCode::OK).await?;
-    Ok(Json(json!(rec)))
+    let mut shown = shown_env(&rec, &new_state);
+    if let Some(from) = b.from_env {
+        // The clone's first deployment: the source's current set, matched
+        // with the new environment's own definitions.
+        drop(_one);
+        drop(_record);
+        let dep = s
+            .pipeline()
+            .submit(podium_pipeline::Submit {
+                app: app.clone(),
+                env: env.clone(),
+                request: podium_store::DeployRequest {
+                    from_env: Some(from.clone()),
+                    ..podium_store::DeployRequest::default()
+                },
+                trigger: podium_store::Trigger::Promote,
+                comment: format!("clone of {app}/{from}"),
+                who: me.actor(),
+                audit: None,
+            })
+            .await?;
+        shown["deploy"] = json!({
+            "id": dep.id,
+            "url": format!("/api/v1/apps/{app}/envs/{env}/deploys/{}", dep.id),
+        });
+    }
+    Ok(Json(shown))
 }
 
 #[utoipa::path(get, path = "/api/v1/apps/{app}/envs/{env}", params(("app" = String, Path), ("env" = String, Path)), responses((status = 200, body = Doc), (status = 404, body = Problem)))]
@@ -230,31 +297,9 @@ pub async fn get_env(
     State(s): S,
     Path((app, env)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(require_env(&s, &app, &env)?)))
-}
-
-#[utoipa::path(delete, path = "/api/v1/apps/{app}/envs/{env}", params(("app" = String, Path), ("env" = String, Path)), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete_env(
-    State(s): S,
-    Extension(audit): Extension<Audit>,
-    Path((app, env)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    // The env's record first: waiting for a running deployment must not
-    // hold up the other structure writes.
-    let _record = env_record_lock(&s, &app, &env).await?;
-    let _one = s.section(Section::Structure).await;
-    require_env(&s, &app, &env)?;
-    let active = s.repo().active(&app, &env)?;
-    if !active.is_empty() {
-        return Err(Problem::conflict(format!(
-            "environment {app}/{env} still has {} active resource(s); deploy an empty set first",
-            active.len()
-        )));
-    }
-    let mut ws = WriteSet::new();
-    ws.delete_env(&app, &env);
-    audit.commit(&s, ws, StatusCode::NO_CONTENT).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let rec = require_env(&s, &app, &env)?;
+    let state = s.repo().env_state(&app, &env)?;
+    Ok(Json(shown_env(&rec, &state)))
 }
 
 /// How long a write of an env's record waits for a running deployment of

@@ -39,6 +39,10 @@ pub struct DeployQuery {
     wait: bool,
     #[serde(default)]
     comment: Option<String>,
+    /// Extend an ephemeral environment's life: it expires no sooner than
+    /// this long from now (`24h`).
+    #[serde(default)]
+    extend_ttl: Option<String>,
 }
 
 /// The JSON body of a deploy or plan request.
@@ -59,6 +63,10 @@ struct DeployBody {
     delta: Option<Delta>,
     #[serde(default)]
     from_deploy: Option<String>,
+    /// Promote: the set of this environment's last successful deployment
+    /// (same set id, same images), matched with this env's definitions.
+    #[serde(default)]
+    from_env: Option<String>,
     /// With `from_deploy`: today's definitions instead of the recorded ones.
     #[serde(default)]
     latest_definitions: bool,
@@ -129,11 +137,22 @@ fn request(
     let comment = b.comment.or_else(|| q.comment.clone()).unwrap_or_default();
     let given = usize::from(!b.workloads.is_empty())
         + usize::from(b.delta.is_some())
-        + usize::from(b.from_deploy.is_some());
+        + usize::from(b.from_deploy.is_some())
+        + usize::from(b.from_env.is_some());
     if given > 1 {
         return Err(Problem::invalid(
             "",
-            "give one of `workloads`, `delta` or `from_deploy`",
+            "give one of `workloads`, `delta`, `from_deploy` or `from_env`",
+        ));
+    }
+    if let Some(from) = b.from_env {
+        return Ok((
+            DeployRequest {
+                from_env: Some(from),
+                ..DeployRequest::default()
+            },
+            Trigger::Promote,
+            comment,
         ));
     }
     if b.latest_definitions && b.from_deploy.is_none() {
@@ -148,6 +167,7 @@ fn request(
                 delta: None,
                 from_deploy: Some(from),
                 latest_definitions: b.latest_definitions,
+                ..DeployRequest::default()
             },
             Trigger::Rollback,
             comment,
@@ -226,9 +246,13 @@ pub async fn create_deploy(
 ) -> ApiResult<Response> {
     require_env(&s, &app, &env)?;
     let (request, trigger, comment) = request(&headers, &q, &bytes)?;
+    let extend = match &q.extend_ttl {
+        Some(t) => Some(super::lifecycle::parse_ttl("extend_ttl", t)?),
+        None => None,
+    };
     let submit = Submit {
-        app,
-        env,
+        app: app.clone(),
+        env: env.clone(),
         request,
         trigger,
         comment,
@@ -236,12 +260,41 @@ pub async fn create_deploy(
         audit: None,
     };
     let dep = submit_audited(&s, &audit, submit, q.wait).await?;
+    if let Some(d) = extend {
+        extend_expiry(&s, &app, &env, d).await?;
+    }
     accepted(&s, dep, q.wait).await
+}
+
+/// An ephemeral environment expires no sooner than `d` from now.
+async fn extend_expiry(
+    s: &Service,
+    app: &str,
+    env: &str,
+    d: jiff::SignedDuration,
+) -> ApiResult<()> {
+    let state = s.repo().env_state(app, env)?;
+    let Some(current) = state.expires_at else {
+        return Ok(());
+    };
+    let wanted = podium_store::Timestamp::now()
+        .checked_add(d)
+        .map_err(|e| Problem::invalid("extend_ttl", e.to_string()))?;
+    if wanted > current {
+        let next = podium_store::EnvState {
+            expires_at: Some(wanted),
+            ..state.clone()
+        };
+        let mut ws = podium_store::WriteSet::new();
+        ws.env_state(app, env, &next, Some(&state));
+        s.commit(ws).await?;
+    }
+    Ok(())
 }
 
 /// Queues a deployment with the request's audit entry in the same batch as
 /// its `DeploymentQueued` record.
-async fn submit_audited(
+pub(super) async fn submit_audited(
     s: &Service,
     audit: &Audit,
     mut submit: Submit,
@@ -261,7 +314,7 @@ async fn submit_audited(
 
 /// `202` with the deployment's id and URL, or with `wait`, `200` with the
 /// finished deployment.
-async fn accepted(s: &Service, dep: Deployment, wait: bool) -> ApiResult<Response> {
+pub(super) async fn accepted(s: &Service, dep: Deployment, wait: bool) -> ApiResult<Response> {
     if wait {
         let done = s.pipeline().wait(&dep.id).await?;
         return Ok((StatusCode::OK, Json(shown(&done))).into_response());
@@ -454,6 +507,7 @@ pub async fn rollback(
             delta: None,
             from_deploy: Some(b.deploy_id.clone()),
             latest_definitions: b.latest_definitions,
+            ..DeployRequest::default()
         },
         trigger: Trigger::Rollback,
         comment: b

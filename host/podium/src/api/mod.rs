@@ -10,6 +10,7 @@ mod config;
 mod deploys;
 mod drivers;
 mod ids;
+mod lifecycle;
 mod openapi_doc;
 mod problem;
 mod tokens;
@@ -79,13 +80,13 @@ pub fn router(service: Arc<Service>) -> Router {
         .routes(routes!(
             config::put_app,
             config::get_app,
-            config::delete_app
+            lifecycle::delete_app
         ))
         .routes(routes!(config::list_envs))
         .routes(routes!(
             config::put_env,
             config::get_env,
-            config::delete_env
+            lifecycle::delete_env
         ))
         .routes(routes!(config::list_definitions))
         .routes(routes!(

@@ -101,6 +101,7 @@ impl From<PipelineError> for Problem {
         match e {
             PipelineError::NotFound { what, id } => Problem::not_found(what, &id),
             PipelineError::Invalid { path, message } => Problem::invalid(path, message),
+            PipelineError::Conflict { message } => Problem::conflict(message),
             PipelineError::Store(e) => e.into(),
             PipelineError::ShuttingDown => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
