@@ -147,4 +147,25 @@ mod tests {
         assert_ne!(resource_hash(&a), resource_hash(&b));
         assert_eq!(resource_hash(&a), resource_hash(&a.clone()));
     }
+
+    /// Names of real databases and roles: they must never change (an existing resource
+    /// would be orphaned). Computed with the code as it was before the
+    /// naming helpers moved into the SDK.
+    #[test]
+    fn golden_names() {
+        let long = "A_very.long--App".repeat(5);
+        let cases = [
+            (("shop", "dev", "modules.api.externals.db", "3f1c0a9e5b7d2c4e6f8a0b1c2d3e4f5a6b7c8d9e"), "shop_dev_api_db_f002715a"),
+            (("shop", "dev", "modules.api.externals.db", ""), "shop_dev_api_db_415dc8f7"),
+            ((long.as_str(), "PR 123", "shared.my-db", "g1"), "a_very_long_appa_very_long_appa_very_long_appa_very_lo_711430f6"),
+            (("Shop-ÄÖ", "PR 123", "shared.my-db", "g"), "shop_pr_123_shared_my_db_cd0aa985"),
+            (("1app", "", "", "g"), "r_1app_cd0aa985"),
+            (("sthree", "", "", ""), "sthree_1795ce49"),
+            (("", "", "", ""), "r_ede53252"),
+        ];
+        for ((app, env, res, guresid), want) in cases {
+            let c = ctx(app, env, res, guresid);
+            assert_eq!(resource_name(&c), want, "{app:?} {env:?} {res:?} {guresid:?}");
+        }
+    }
 }

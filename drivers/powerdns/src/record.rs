@@ -376,4 +376,33 @@ mod tests {
             invalid
         );
     }
+
+    /// Names of real DNS records: they must never change (an existing resource
+    /// would be orphaned). Computed with the code as it was before the
+    /// naming helpers moved into the SDK.
+    #[test]
+    fn golden_names() {
+        let long = "A_very.long--App".repeat(5);
+        let cases = [
+            (("shop", "dev", "modules.api.externals.db", "3f1c0a9e5b7d2c4e6f8a0b1c2d3e4f5a6b7c8d9e"), "shop-dev-api-db-f002715a"),
+            (("shop", "dev", "modules.api.externals.db", ""), "shop-dev-api-db-5799211f"),
+            ((long.as_str(), "PR 123", "shared.my-db", "g1"), "a-very-long-appa-very-long-appa-very-long-appa-very-lo-711430f6"),
+            (("Shop-ÄÖ", "PR 123", "shared.my-db", "g"), "shop-pr-123-shared-my-db-cd0aa985"),
+            (("1app", "", "", "g"), "1app-cd0aa985"),
+            (("sthree", "", "", ""), "sthree-ad43c1e1"),
+            (("", "", "", ""), "231fb036"),
+        ];
+        for ((app, env, res, guresid), want) in cases {
+            let c = Context {
+                app_id: app.into(),
+                env_id: env.into(),
+                res_id: res.into(),
+                res_type: "dns".into(),
+                res_class: "default".into(),
+                guresid: guresid.into(),
+                ..Context::default()
+            };
+            assert_eq!(derived_label(&c), want, "{app:?} {env:?} {res:?} {guresid:?}");
+        }
+    }
 }

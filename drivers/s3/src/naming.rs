@@ -147,4 +147,25 @@ mod tests {
         }
         assert!(is_valid("abc"));
     }
+
+    /// Names of real buckets: they must never change (an existing resource
+    /// would be orphaned). Computed with the code as it was before the
+    /// naming helpers moved into the SDK.
+    #[test]
+    fn golden_names() {
+        let long = "A_very.long--App".repeat(5);
+        let cases = [
+            (("shop", "dev", "modules.api.externals.db", "3f1c0a9e5b7d2c4e6f8a0b1c2d3e4f5a6b7c8d9e"), "shop-dev-api-db-f002715a"),
+            (("shop", "dev", "modules.api.externals.db", ""), "shop-dev-api-db-1d6af080"),
+            ((long.as_str(), "PR 123", "shared.my-db", "g1"), "a-very-long-appa-very-long-appa-very-long-appa-very-lo-711430f6"),
+            (("Shop-ÄÖ", "PR 123", "shared.my-db", "g"), "shop-pr-123-shared-my-db-cd0aa985"),
+            (("1app", "", "", "g"), "1app-cd0aa985"),
+            (("sthree", "", "", ""), "b-sthree-c25b332a"),
+            (("", "", "", ""), "podium-0d8665a8"),
+        ];
+        for ((app, env, res, guresid), want) in cases {
+            let c = ctx(app, env, res, guresid);
+            assert_eq!(bucket_name(&c), want, "{app:?} {env:?} {res:?} {guresid:?}");
+        }
+    }
 }
