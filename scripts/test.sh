@@ -33,3 +33,6 @@ step "tests"
 # --workspace includes the guest crates built natively: the SDK's pure parts
 # are unit-tested that way.
 cargo test --workspace --locked
+
+step "benchmarks, smoke mode: each runs once, nothing timed (scripts/bench/smoke.sh)"
+scripts/bench/smoke.sh

@@ -11,11 +11,18 @@
 # afterwards is not.
 #
 # usage: scripts/bench/baseline-direct.sh [RUNS]     (default 11)
+#        scripts/bench/baseline-direct.sh --smoke    (or BENCH_SMOKE=1: one run)
 # prints one line per run and a final `median_ms=...` line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+SMOKE=${BENCH_SMOKE:-0}
+if [ "${1:-}" = --smoke ]; then
+  SMOKE=1
+  shift
+fi
 RUNS=${1:-11}
+if [ "$SMOKE" = 1 ]; then RUNS=1; fi
 scripts/backends/all.sh start >/dev/null 2>&1 || scripts/backends/all.sh start
 eval "$(scripts/backends/all.sh env | sed 's/^/export /')"
 

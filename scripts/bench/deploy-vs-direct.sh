@@ -16,16 +16,33 @@
 # same machine load; one warm-up run of each is not counted.
 #
 # usage: scripts/bench/deploy-vs-direct.sh [RUNS]     (default 11)
+#        scripts/bench/deploy-vs-direct.sh --smoke    (or BENCH_SMOKE=1)
 # prints one line per run and final `podium_median_ms=`, `direct_median_ms=`
 # and `ratio=` lines.
+#
+# Smoke mode (CI, scripts/bench/smoke.sh): one run, no warm-up, with the
+# debug binary the tests built (`PODIUM_BIN` to use another); it checks that
+# the benchmark still works, its numbers mean nothing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+SMOKE=${BENCH_SMOKE:-0}
+if [ "${1:-}" = --smoke ]; then
+  SMOKE=1
+  shift
+fi
 RUNS=${1:-11}
+TARGET=${CARGO_TARGET_DIR:-target}
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (nproc $(nproc))"
-cargo build --release -p podium --quiet
-PODIUM=${CARGO_TARGET_DIR:-target}/release/podium
+if [ "$SMOKE" = 1 ]; then
+  RUNS=1
+  PODIUM=${PODIUM_BIN:-$TARGET/debug/podium}
+  [ -x "$PODIUM" ] || cargo build -p podium --locked --quiet
+else
+  cargo build --release -p podium --locked --quiet
+  PODIUM=${PODIUM_BIN:-$TARGET/release/podium}
+fi
 
 scripts/backends/all.sh install >/dev/null
 scripts/backends/all.sh start >/dev/null
@@ -52,6 +69,11 @@ done
 PODIUM_SERVER=$(sed -n 's/^podium listening on //p' "$WORK/stdout")
 [ -n "$PODIUM_SERVER" ] || { echo "podium serve did not start" >&2; tail "$WORK/server.log" >&2; exit 1; }
 export PODIUM_SERVER
+# The admin token the service wrote on its first start; nothing else may
+# set up apps and definitions.
+export PODIUM_TOKEN_FILE=$WORK/data/admin-token
+unset PODIUM_TOKEN
+[ -s "$PODIUM_TOKEN_FILE" ] || { echo "no admin token in $WORK/data" >&2; exit 1; }
 
 APP="bench-$(printf '%x' "$$")"
 q() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
@@ -172,7 +194,10 @@ containers:
     image: registry.invalid/api:1
 EOF
 
-"$PODIUM" apply -f "$WORK/setup.yaml" >/dev/null
+if ! "$PODIUM" apply -f "$WORK/setup.yaml" >"$WORK/apply.out" 2>&1; then
+  cat "$WORK/apply.out" >&2
+  exit 1
+fi
 
 now_ns() { date +%s%N; }
 
@@ -199,7 +224,9 @@ direct_run() { # -> prints ms
 median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # Warm-up (not counted): first connections, servers' caches.
-echo "warm-up: podium $(podium_run e0) ms, direct $(direct_run) ms"
+if [ "$SMOKE" != 1 ]; then
+  echo "warm-up: podium $(podium_run e0) ms, direct $(direct_run) ms"
+fi
 
 podium_times=()
 direct_times=()

@@ -6,6 +6,9 @@
 //! documents of each request into your types, encodes your outputs, and maps
 //! errors onto the contract's `error` variant.
 //!
+//! Helpers: [`naming`] (stable names for what a driver creates, with a
+//! hash of the resource) and [`retry`] (exponential backoff).
+//!
 //! Host capabilities: [`log`] (log lines, masked and capped by the host),
 //! [`http`] (a small blocking client over `wasi:http/outgoing-handler`),
 //! [`tls`] (a CA bundle and client identity for one HTTPS origin) and
@@ -116,6 +119,8 @@ mod error;
 pub mod http;
 pub mod json;
 pub mod log;
+pub mod naming;
+pub mod retry;
 pub mod sql;
 pub mod tls;
 mod types;

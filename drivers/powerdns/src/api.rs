@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use podium_driver_sdk::http::{Request, Response};
+use podium_driver_sdk::retry::Backoff;
 use podium_driver_sdk::{Error, log};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,12 +14,14 @@ use crate::inputs::RecordType;
 use crate::record::Record;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// Waits before the retries of a request that got a 5xx.
-const RETRY_BACKOFF: [Duration; 3] = [
-    Duration::from_millis(50),
-    Duration::from_millis(150),
-    Duration::from_millis(400),
-];
+/// Retries of a request that got a 5xx: 4 attempts, waiting 50, 150 and
+/// 400 ms.
+const RETRY: Backoff = Backoff {
+    attempts: 4,
+    first: Duration::from_millis(50),
+    factor: 3,
+    max: Duration::from_millis(400),
+};
 /// Longest PowerDNS message quoted in an error.
 const MAX_MESSAGE: usize = 300;
 
@@ -181,26 +184,24 @@ impl<'a> Api<'a> {
     /// "database is locked" when two writes meet.
     fn send(&self, request: Request, what: &str) -> Result<Response, Error> {
         let request = request.header("X-API-Key", self.key).timeout(TIMEOUT);
-        let mut backoff = RETRY_BACKOFF.iter();
-        loop {
-            let response = request
-                .clone()
-                .send()
-                .map_err(|e| e.context(format!("{}: {what}", self.at)))?;
-            match (response.status, backoff.next()) {
-                (500..=599, Some(wait)) => {
+        let response = RETRY.run(
+            || request.clone().send(),
+            |sent, wait| match sent {
+                Ok(response) if (500..=599).contains(&response.status) => {
                     log::warn(format!(
                         "{}: {what}: {} {}; retrying in {} ms",
                         self.at,
                         response.status,
-                        error_message(&response),
+                        error_message(response),
                         wait.as_millis()
                     ));
-                    std::thread::sleep(*wait);
+                    true
                 }
-                _ => return check(response, &self.at, what, &self.zone),
-            }
-        }
+                _ => false,
+            },
+        );
+        let response = response.map_err(|e| e.context(format!("{}: {what}", self.at)))?;
+        check(response, &self.at, what, &self.zone)
     }
 }
 

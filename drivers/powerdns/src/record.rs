@@ -4,16 +4,13 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use podium_driver_sdk::{Context, Error};
-use sha2::{Digest, Sha256};
+use podium_driver_sdk::{Context, Error, naming};
 
 use crate::inputs::{Params, RecordType, Values};
 
 /// Longest DNS label and name (RFC 1035), in bytes, without the root dot.
 const MAX_LABEL: usize = 63;
 const MAX_NAME: usize = 253;
-/// Hex digits of the resource hash in a derived label.
-const HASH_LEN: usize = 8;
 
 /// One record set with one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,58 +110,10 @@ fn host_in_zone(host: &str, zone: &str) -> Result<String, Error> {
     Ok(absolute)
 }
 
-/// `<app>-<env>-<resource>-<hash>`, one DNS label of at most 63 bytes.
+/// `<app>-<env>-<resource>-<hash>`, one DNS label of at most 63 bytes
+/// (the hash alone when the readable part is empty).
 pub fn derived_label(ctx: &Context) -> String {
-    let res = ctx.res_id.strip_prefix("modules.").unwrap_or(&ctx.res_id);
-    let res = res.replace(".externals.", ".");
-    let readable = [&ctx.app_id, &ctx.env_id, &res]
-        .iter()
-        .map(|p| sanitize(p))
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
-    let mut base = readable;
-    base.truncate(MAX_LABEL - HASH_LEN - 1);
-    let base = base.trim_end_matches('-');
-    if base.is_empty() {
-        resource_hash(ctx)
-    } else {
-        format!("{base}-{}", resource_hash(ctx))
-    }
-}
-
-/// Short hex hash of the GUResID (or of the identifying context fields for
-/// local test calls without one).
-fn resource_hash(ctx: &Context) -> String {
-    let digest = if ctx.guresid.is_empty() {
-        let key = [
-            ctx.app_id.as_str(),
-            &ctx.env_id,
-            &ctx.res_type,
-            &ctx.res_class,
-            &ctx.res_id,
-        ]
-        .join("\0");
-        Sha256::digest(key.as_bytes())
-    } else {
-        Sha256::digest(ctx.guresid.as_bytes())
-    };
-    let mut hex = hex::encode(digest);
-    hex.truncate(HASH_LEN);
-    hex
-}
-
-/// Lower-case letters and digits; every other run of characters becomes `-`.
-fn sanitize(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars().map(|c| c.to_ascii_lowercase()) {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_owned()
+    naming::with_hash(&naming::readable(ctx, '-'), '-', MAX_LABEL, ctx)
 }
 
 /// Checks a name without its trailing dot: labels of 1–63 letters, digits,
@@ -375,5 +324,55 @@ mod tests {
             kind(json!({"target": "1.2.3.4"}), json!({"zone": "bad zone"})),
             invalid
         );
+    }
+
+    /// Names of real DNS records: they must never change (an existing resource
+    /// would be orphaned). Computed with the code as it was before the
+    /// naming helpers moved into the SDK.
+    #[test]
+    fn golden_names() {
+        let long = "A_very.long--App".repeat(5);
+        let cases = [
+            (
+                (
+                    "shop",
+                    "dev",
+                    "modules.api.externals.db",
+                    "3f1c0a9e5b7d2c4e6f8a0b1c2d3e4f5a6b7c8d9e",
+                ),
+                "shop-dev-api-db-f002715a",
+            ),
+            (
+                ("shop", "dev", "modules.api.externals.db", ""),
+                "shop-dev-api-db-5799211f",
+            ),
+            (
+                (long.as_str(), "PR 123", "shared.my-db", "g1"),
+                "a-very-long-appa-very-long-appa-very-long-appa-very-lo-711430f6",
+            ),
+            (
+                ("Shop-ÄÖ", "PR 123", "shared.my-db", "g"),
+                "shop-pr-123-shared-my-db-cd0aa985",
+            ),
+            (("1app", "", "", "g"), "1app-cd0aa985"),
+            (("sthree", "", "", ""), "sthree-ad43c1e1"),
+            (("", "", "", ""), "231fb036"),
+        ];
+        for ((app, env, res, guresid), want) in cases {
+            let c = Context {
+                app_id: app.into(),
+                env_id: env.into(),
+                res_id: res.into(),
+                res_type: "dns".into(),
+                res_class: "default".into(),
+                guresid: guresid.into(),
+                ..Context::default()
+            };
+            assert_eq!(
+                derived_label(&c),
+                want,
+                "{app:?} {env:?} {res:?} {guresid:?}"
+            );
+        }
     }
 }

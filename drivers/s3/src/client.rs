@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use podium_driver_sdk::http::{Method, Request, Response};
+use podium_driver_sdk::retry::Backoff;
 use podium_driver_sdk::{Error, log};
 use sha2::{Digest, Sha256};
 
@@ -12,12 +13,14 @@ use crate::sigv4;
 use crate::xml;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
-/// Waits before the retries of a request that got a 5xx.
-const RETRY_BACKOFF: [Duration; 3] = [
-    Duration::from_millis(50),
-    Duration::from_millis(150),
-    Duration::from_millis(400),
-];
+/// Retries of a request that got a 5xx: 4 attempts, waiting 50, 150 and
+/// 400 ms.
+const RETRY: Backoff = Backoff {
+    attempts: 4,
+    first: Duration::from_millis(50),
+    factor: 3,
+    max: Duration::from_millis(400),
+};
 /// Longest S3 message quoted in an error.
 const MAX_MESSAGE: usize = 300;
 
@@ -216,25 +219,23 @@ impl<'a> S3<'a> {
         let request = request.body(body);
         // Every request here is idempotent: retry server errors (503
         // SlowDown, 500 InternalError) a few times, as AWS asks clients to.
-        let mut backoff = RETRY_BACKOFF.iter();
-        loop {
-            let response = request
-                .clone()
-                .send()
-                .map_err(|e| e.context(format!("{}: {what}", self.at)))?;
-            match (response.status, backoff.next()) {
-                (500..=599, Some(wait)) => {
-                    log::warn(format!(
-                        "{}: {what}: {}; retrying in {} ms",
-                        self.at,
-                        response.status,
-                        wait.as_millis()
-                    ));
-                    std::thread::sleep(*wait);
-                }
-                _ => return Ok(response),
-            }
-        }
+        RETRY
+            .run(
+                || request.clone().send(),
+                |sent, wait| match sent {
+                    Ok(response) if (500..=599).contains(&response.status) => {
+                        log::warn(format!(
+                            "{}: {what}: {}; retrying in {} ms",
+                            self.at,
+                            response.status,
+                            wait.as_millis()
+                        ));
+                        true
+                    }
+                    _ => false,
+                },
+            )
+            .map_err(|e| e.context(format!("{}: {what}", self.at)))
     }
 
     fn check(&self, response: Response, what: &str) -> Result<Response, Error> {

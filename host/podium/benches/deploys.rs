@@ -5,7 +5,9 @@
 //! temporary data directory; bounded: it stops by itself.
 //!
 //! `cargo bench -p podium --bench deploys` (set `ROUNDS`, `ENVS`,
-//! `CLIENTS` to change the load).
+//! `CLIENTS` to change the load). Without `--bench` (`cargo test --bench
+//! deploys`), or with `--test` as criterion has it, it runs a smoke test:
+//! 2 environments, 2 rounds, 2 clients; the numbers mean nothing then.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -63,14 +65,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Test mode, as criterion decides it: `cargo test` passes no `--bench`,
+/// `cargo bench -- --test` passes both.
+fn smoke() -> bool {
+    let has = |flag: &str| std::env::args().any(|a| a == flag);
+    !has("--bench") || has("--test")
+}
+
 fn main() {
-    // `cargo test --benches` runs this with `--bench` absent: skip then.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let envs = env_or("ENVS", 100);
-    let rounds = env_or("ROUNDS", 3);
-    let clients = env_or("CLIENTS", 100);
+    let smoke = smoke();
+    let envs = if smoke { 2 } else { env_or("ENVS", 100) };
+    let rounds = if smoke { 2 } else { env_or("ROUNDS", 3) };
+    let clients = if smoke { 2 } else { env_or("CLIENTS", 100) };
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_podium"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
@@ -195,6 +201,13 @@ fn main() {
             took.as_secs_f64(),
             envs as f64 / took.as_secs_f64()
         );
+    }
+    if smoke {
+        // The load is too short for the readers: let them make a request.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while latencies.lock().unwrap().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
     stop.store(true, Ordering::Relaxed);
     for r in readers {

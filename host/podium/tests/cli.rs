@@ -1,6 +1,9 @@
 //! The `podium` binary end to end: the driver authoring loop, Score
-//! validation, and the service's start-up with the compiled-driver cache.
+//! validation, the service's start-up with the compiled-driver cache,
+//! standard input as a file, and what reaches the terminal.
 #![allow(clippy::unwrap_used)]
+
+mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -353,4 +356,234 @@ fn every_example_score_file_validates() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, _) = run(podium(dir.path()).args(["score", "validate"]).args(&files));
     assert_eq!(code, 0, "{out}");
+}
+
+/// Runs a CLI command against `s` with `input` on standard input.
+fn cli_stdin(s: &common::Server, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(common::BIN)
+        .args(args)
+        .env("PODIUM_SERVER", &s.url)
+        .env("PODIUM_TOKEN", &s.token)
+        .env_remove("PODIUM_TOKEN_FILE")
+        .env_remove("PODIUM_DATA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+const HELLO_SETUP: &str = "apiVersion: podium.dev/v1\nkind: Application\nmetadata: {id: hello}\n---\napiVersion: podium.dev/v1\nkind: Environment\nmetadata: {id: dev, app: hello}\nspec: {type: development}\n";
+
+#[test]
+fn apply_deploy_plan_and_validate_read_standard_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = common::Server::start(&tmp.path().join("data"));
+    let out = |o: &Output| format!("{}\n{}", common::stdout(o), common::stderr(o));
+
+    let o = cli_stdin(&s, &["apply", "-f", "-"], HELLO_SETUP);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        common::stdout(&o).contains("app/hello created"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        common::stdout(&o).contains("env/hello/dev created"),
+        "{}",
+        out(&o)
+    );
+    let o = cli_stdin(&s, &["apply", "-f", "-"], HELLO_SETUP);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        common::stdout(&o).contains("app/hello unchanged"),
+        "{}",
+        out(&o)
+    );
+    // Errors name standard input.
+    let o = cli_stdin(
+        &s,
+        &["apply", "-f", "-"],
+        "apiVersion: v0\nkind: Application\n",
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        common::stderr(&o).contains("<stdin> (document 1): apiVersion"),
+        "{}",
+        out(&o)
+    );
+    // Only once.
+    let o = cli_stdin(&s, &["apply", "-f", "-", "-f", "-"], HELLO_SETUP);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(common::stderr(&o).contains("only once"), "{}", out(&o));
+
+    let score = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello/score.yaml"),
+    )
+    .unwrap();
+    let args = ["--app", "hello", "--env", "dev", "--image", "nginx:1.27"];
+    let o = cli_stdin(&s, &[&["plan", "-f", "-"][..], &args[..]].concat(), &score);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(common::stdout(&o).contains("to create"), "{}", out(&o));
+    let o = cli_stdin(
+        &s,
+        &[&["deploy", "-f", "-"][..], &args[..], &["--wait"][..]].concat(),
+        &score,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(common::stdout(&o).contains("succeeded"), "{}", out(&o));
+    let o = s.cli(&[
+        "get", "deploys", "--app", "hello", "--env", "dev", "-o", "json",
+    ]);
+    let list: Value = serde_json::from_str(&common::stdout(&o)).unwrap();
+    assert_eq!(list[0]["status"], "succeeded", "{list}");
+
+    // A broken Score document on stdin: reported as `<stdin>:LINE`.
+    let bad = "apiVersion: score.dev/v1b1\nmetadata:\n  name: api\ncontainers:\n  main:\n    variables: {}\n";
+    let o = cli_stdin(&s, &[&["deploy", "-f", "-"][..], &args[..]].concat(), bad);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        common::stderr(&o).contains("<stdin>:5: containers.main.image"),
+        "{}",
+        out(&o)
+    );
+
+    let o = cli_stdin(&s, &["score", "validate", "-"], &score);
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(common::stdout(&o), "<stdin>: ok\n");
+    let o = cli_stdin(&s, &["score", "validate", "-"], bad);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(common::stdout(&o).starts_with("<stdin>:5: "), "{}", out(&o));
+}
+
+/// Fails if `output` holds anything a terminal would act on: ESC, BEL, the
+/// bytes of 8-bit CSI/OSC, or any control character but newline and tab.
+fn assert_no_terminal_controls(what: &str, output: &[u8]) {
+    let text = String::from_utf8_lossy(output);
+    for (byte, name) in [(0x1b, "ESC"), (0x07, "BEL"), (0x9b, "0x9b"), (0x9d, "0x9d")] {
+        assert!(!output.contains(&byte), "{what}: {name} in {text:?}");
+    }
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "{what}: a control character in {text:?}"
+    );
+}
+
+#[test]
+fn driver_test_passes_no_terminal_escapes_from_a_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("hostile.wasm");
+    std::fs::write(&wasm, podium_test_harness::HOSTILE).unwrap();
+    let input = write(
+        dir.path(),
+        "in.json",
+        &json!({"params": {"mode": "escapes"}}),
+    );
+    for action in ["apply", "plan", "delete"] {
+        let o = podium(dir.path())
+            .args([
+                "driver",
+                "test",
+                wasm.to_str().unwrap(),
+                "--action",
+                action,
+                "--input",
+            ])
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{action}");
+        assert_no_terminal_controls(action, &o.stdout);
+        assert_no_terminal_controls(action, &o.stderr);
+        // Escaped, not lost: the JSON still holds what the driver said.
+        let out: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let message = out["message"].as_str().unwrap();
+        assert!(
+            message.contains("\u{1b}]0;pwned\u{7}window title set"),
+            "{message:?}"
+        );
+        assert!(message.contains('\u{9b}'), "{message:?}");
+        let logs = out["logs"].to_string();
+        assert!(logs.contains(r"\u001b[2Jscreen cleared"), "{logs}");
+        assert!(logs.contains(r"\u001b]8;;http://evil"), "{logs}");
+    }
+}
+
+#[test]
+fn remote_commands_pass_no_terminal_escapes_from_a_driver() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = common::Server::start(&tmp.path().join("data"));
+    common::app_env(&s, "shop", "dev");
+    common::hostile(&s, tmp.path());
+    let score = common::file(
+        tmp.path(),
+        "job.yaml",
+        "apiVersion: score.dev/v1b1\nmetadata: {name: job}\ncontainers: {main: {image: busybox}}\nresources:\n  work: {type: flaky, params: {mode: escapes}}\n",
+    );
+    let score = score.as_str();
+    let env = ["--app", "shop", "--env", "dev"];
+
+    let o = s.cli(&[&["deploy", "-f", score][..], &env[..], &["--wait"][..]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert_no_terminal_controls("deploy --wait", &o.stdout);
+    assert_no_terminal_controls("deploy --wait", &o.stderr);
+    let (stdout, stderr) = (common::stdout(&o), common::stderr(&o));
+    // The plain text of the driver's lines and error is still shown.
+    assert!(stdout.contains("screen cleared"), "{stdout}");
+    assert!(stdout.contains("innocent link"), "{stdout}");
+    assert!(
+        stderr.contains("hostile escapes: window title set / red by 8-bit CSI"),
+        "{stderr}"
+    );
+    let id = stdout.split_whitespace().nth(1).unwrap().to_owned();
+
+    for args in [
+        vec!["logs", id.as_str()],
+        [&["get", "deploys"][..], &env[..]].concat(),
+        [&["get", "deploys", id.as_str()][..], &env[..]].concat(),
+        [
+            &["get", "deploys", id.as_str()][..],
+            &env[..],
+            &["-o", "json"][..],
+        ]
+        .concat(),
+        [
+            &["get", "deploys", id.as_str()][..],
+            &env[..],
+            &["-o", "yaml"][..],
+        ]
+        .concat(),
+        [&["plan", "-f", score][..], &env[..]].concat(),
+    ] {
+        let o = s.cli(&args);
+        assert!(o.status.success(), "{args:?}: {}", common::stderr(&o));
+        assert_no_terminal_controls(&args.join(" "), &o.stdout);
+        assert_no_terminal_controls(&args.join(" "), &o.stderr);
+        if args[0] == "logs" {
+            assert!(
+                common::stdout(&o).contains("innocent link"),
+                "{}",
+                common::stdout(&o)
+            );
+        }
+        if args[0] == "plan" {
+            assert!(
+                common::stdout(&o).contains("hostile escapes"),
+                "{}",
+                common::stdout(&o)
+            );
+        }
+        if args.contains(&"json") {
+            // JSON keeps the text, escaped.
+            let d: Value = serde_json::from_str(&common::stdout(&o)).unwrap();
+            let message = d["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("\u{1b}]0;pwned\u{7}"), "{d}");
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //! size of a deployment record update with two events) followed by fsync.
 //!
 //! `cargo bench -p podium-store --bench commit` (THREADS=1,8,32,100 and
-//! COMMITS per thread configurable through the environment).
+//! COMMITS per thread configurable through the environment). Without
+//! `--bench` (`cargo test --bench commit`), or with `--test` as criterion has
+//! it, a smoke test: 2 commits per thread, 1 and 8 threads.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,16 +47,18 @@ fn run(group: bool, threads: usize, per_thread: usize) -> f64 {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let per_thread = env_or("COMMITS", 50);
+    // Test mode, as criterion decides it: `cargo test` passes no `--bench`,
+    // `cargo bench -- --test` passes both.
+    let has = |flag: &str| std::env::args().any(|a| a == flag);
+    let smoke = !has("--bench") || has("--test");
+    let per_thread = if smoke { 2 } else { env_or("COMMITS", 50) };
+    let threads: &[usize] = if smoke { &[1, 8] } else { &[1, 8, 32, 100] };
     println!("durable commits/s (sled 0.34, fsync on), {per_thread} commits per thread");
     println!(
         "{:>8}  {:>14}  {:>14}",
         "threads", "flush each", "group commit"
     );
-    for threads in [1, 8, 32, 100] {
+    for &threads in threads {
         let plain = run(false, threads, per_thread);
         let group = run(true, threads, per_thread);
         println!("{threads:>8}  {plain:>14.0}  {group:>14.0}");

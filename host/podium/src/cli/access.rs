@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::client::{Client, ServerArgs};
 use super::remote::{Output, items, print, s};
+use super::terminal::{self, errln, outln};
 
 #[derive(Debug, Subcommand)]
 pub enum ValuesCommand {
@@ -148,7 +149,7 @@ pub fn values(cmd: ValuesCommand) -> anyhow::Result<ExitCode> {
                 &format!("/api/v1/apps/{app}/values/{key}{}", env_query(&env)),
                 &json!({"value": value, "secret": secret}),
             )?;
-            println!(
+            outln!(
                 "{key} set{}{} (values version {})",
                 if secret { " as a secret" } else { "" },
                 env.map(|e| format!(" for env {e}")).unwrap_or_default(),
@@ -167,7 +168,7 @@ pub fn values(cmd: ValuesCommand) -> anyhow::Result<ExitCode> {
                 .and_then(|e| v.pointer(&format!("/envs/{e}/{key}")))
                 .or_else(|| v.pointer(&format!("/app/{key}")));
             match found {
-                Some(entry) => println!("{}", s(entry, "value")),
+                Some(entry) => outln!("{}", s(entry, "value")),
                 None => bail!(
                     "no value {key:?} in app {app}{}",
                     env.map(|e| format!(" for env {e}")).unwrap_or_default()
@@ -219,7 +220,7 @@ pub fn values(cmd: ValuesCommand) -> anyhow::Result<ExitCode> {
                 "/api/v1/apps/{app}/values/{key}{}",
                 env_query(&env)
             ))?;
-            println!("{key} unset (values version {})", s(&r.body, "version"));
+            outln!("{key} unset (values version {})", s(&r.body, "version"));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -260,13 +261,13 @@ pub fn tokens(cmd: TokensCommand) -> anyhow::Result<ExitCode> {
                 "expires": a.expires,
             });
             let r = Client::new(&a.server).post_json("/api/v1/tokens", &body)?;
-            eprintln!(
+            errln!(
                 "created token {} ({} {}); it is shown only now:",
                 s(&r.body, "id"),
                 s(&r.body, "role"),
                 s(&r.body, "app")
             );
-            println!("{}", s(&r.body, "token"));
+            outln!("{}", s(&r.body, "token"));
         }
         TokensCommand::List { output, server } => {
             let v = Client::new(&server).get("/api/v1/tokens")?;
@@ -279,7 +280,7 @@ pub fn tokens(cmd: TokensCommand) -> anyhow::Result<ExitCode> {
         }
         TokensCommand::Revoke { id, server } => {
             Client::new(&server).delete(&format!("/api/v1/tokens/{id}"))?;
-            println!("token {id} revoked");
+            outln!("token {id} revoked");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -287,7 +288,7 @@ pub fn tokens(cmd: TokensCommand) -> anyhow::Result<ExitCode> {
 
 pub fn whoami(server: ServerArgs) -> anyhow::Result<ExitCode> {
     let v = Client::new(&server).get("/api/v1/whoami")?;
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    terminal::print_json(&v)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -295,7 +296,7 @@ pub fn admin(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AdminCommand::RotateKey { server } => {
             let r = Client::new(&server).post_json("/api/v1/admin/rotate-key", &json!({}))?;
-            println!(
+            outln!(
                 "secret key rotated: {} -> {}, {} record(s) re-sealed",
                 s(&r.body, "from_key"),
                 s(&r.body, "to_key"),

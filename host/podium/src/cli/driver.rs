@@ -12,6 +12,7 @@ use podium_runtime::{
 };
 use serde_json::{Map, Value, json};
 
+use super::terminal::{self, errln, outln};
 use crate::drivers;
 
 #[derive(Debug, Subcommand)]
@@ -64,7 +65,7 @@ pub async fn run(cmd: DriverCommand) -> anyhow::Result<ExitCode> {
         DriverCommand::Push(a) => super::blocking(move || super::remote::push(a)).await,
         DriverCommand::List => {
             for b in podium_builtins::BUILTINS {
-                println!("{:<18} {}", b.id, b.description);
+                outln!("{:<18} {}", b.id, b.description);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -207,9 +208,8 @@ fn redact(secrets: &Map<String, Value>) -> Value {
 }
 
 fn print_json(v: &Value) {
-    match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: printing the result: {e}"),
+    if let Err(e) = terminal::print_json(v) {
+        errln!("error: printing the result: {e}");
     }
 }
 

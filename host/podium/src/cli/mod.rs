@@ -4,13 +4,17 @@
 mod access;
 mod client;
 mod driver;
+mod input;
 mod remote;
 mod score;
 mod serve;
+mod terminal;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use terminal::errln;
 
 /// Podium: a self-hostable platform orchestrator. Score workloads in,
 /// sandboxed WebAssembly drivers provisioning what they need.
@@ -84,7 +88,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: starting the async runtime: {e}");
+            errln!("error: starting the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
@@ -110,7 +114,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             // The server refused the request (a problem document): the
             // operation failed; anything else is bad usage or unreadable input.
             if e.downcast_ref::<client::ClientError>().is_some() {

@@ -12,6 +12,8 @@ use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 use super::client::{Client, ServerArgs};
+use super::input;
+use super::terminal::{self, errln, outln};
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
 pub enum Output {
@@ -23,7 +25,8 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Files or directories of declarative documents (`---` separated).
+    /// Files or directories of declarative documents (`---` separated);
+    /// `-` reads standard input.
     #[arg(short = 'f', long = "file", required = true)]
     files: Vec<PathBuf>,
     #[command(flatten)]
@@ -32,7 +35,8 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Score files (one workload each).
+    /// Score files (one workload each); `-` reads one from standard input
+    /// (its `files[].source` paths are relative to the current directory).
     #[arg(short = 'f', long = "file", required = true)]
     files: Vec<PathBuf>,
     #[arg(long)]
@@ -141,10 +145,14 @@ pub(super) fn print(
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(value)?)?,
+        Output::Json => writeln!(out, "{}", terminal::json(value)?)?,
         Output::Yaml => write!(out, "{}", serde_saphyr::to_string(value)?)?,
         Output::Table => {
-            let rows = table(value);
+            // Cells carry driver-controlled text: cleaned before measuring.
+            let rows: Vec<Vec<String>> = table(value)
+                .into_iter()
+                .map(|r| r.iter().map(|c| terminal::clean(c)).collect())
+                .collect();
             let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
             for r in &rows {
                 for (i, c) in r.iter().enumerate() {
@@ -383,7 +391,7 @@ pub fn get(a: GetArgs) -> anyhow::Result<ExitCode> {
 fn documents(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Value)>> {
     let mut files = Vec::new();
     for p in paths {
-        if p.is_dir() {
+        if !input::is_stdin(p) && p.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("reading directory {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -400,15 +408,15 @@ fn documents(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Value)>> {
     }
     let mut docs = Vec::new();
     for f in files {
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let text = input::read_text(&f)?;
+        let name = input::name(&f);
         let parsed: Vec<Value> = serde_saphyr::from_multiple(&text)
-            .map_err(|e| anyhow::anyhow!("{}: not valid YAML: {e}", f.display()))?;
+            .map_err(|e| anyhow::anyhow!("{name}: not valid YAML: {e}"))?;
         for (i, d) in parsed.into_iter().enumerate() {
             if d.is_null() {
                 continue;
             }
-            docs.push((format!("{} (document {})", f.display(), i + 1), d));
+            docs.push((format!("{name} (document {})", i + 1), d));
         }
     }
     Ok(docs)
@@ -633,9 +641,9 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             })
         })();
         match result {
-            Ok(line) => println!("{line}"),
+            Ok(line) => outln!("{line}"),
             Err(e) => {
-                eprintln!("error: {at}: {e}");
+                errln!("error: {at}: {e}");
                 failed = true;
             }
         }
@@ -655,7 +663,7 @@ fn deploy_body(
 ) -> anyhow::Result<Value> {
     let mut workloads = Vec::new();
     for f in files {
-        let w = podium_score::load_file(f).map_err(|report| anyhow::anyhow!("{report}"))?;
+        let w = input::load_score(f).map_err(anyhow::Error::msg)?;
         let mut w = serde_json::to_value(&w)?;
         inline_file_sources(f, &mut w)?;
         workloads.push(w);
@@ -684,7 +692,7 @@ fn deploy_body(
 /// to the developer's disk. The loader already refused sources that escape
 /// the Score file's directory.
 fn inline_file_sources(score: &std::path::Path, workload: &mut Value) -> anyhow::Result<()> {
-    let base = score.parent().unwrap_or(std::path::Path::new("."));
+    let base = input::base_dir(score);
     let Some(containers) = workload
         .get_mut("containers")
         .and_then(Value::as_object_mut)
@@ -707,7 +715,7 @@ fn inline_file_sources(score: &std::path::Path, workload: &mut Value) -> anyhow:
             let content = std::fs::read_to_string(&path).with_context(|| {
                 format!(
                     "{}: containers.{cname}.files.{target}: reading source {}",
-                    score.display(),
+                    input::name(score),
                     path.display()
                 )
             })?;
@@ -733,7 +741,7 @@ pub fn deploy(a: DeployArgs) -> anyhow::Result<ExitCode> {
 fn finish_deploy(c: &Client, accepted: &Value, wait: bool) -> anyhow::Result<ExitCode> {
     let id = s(accepted, "id");
     let url = s(accepted, "url");
-    println!("deployment {id} queued: {url}");
+    outln!("deployment {id} queued: {url}");
     if !wait {
         return Ok(ExitCode::SUCCESS);
     }
@@ -741,11 +749,11 @@ fn finish_deploy(c: &Client, accepted: &Value, wait: bool) -> anyhow::Result<Exi
     let d = c.get(&url)?;
     let status = s(&d, "status");
     if status == "succeeded" {
-        println!("deployment {id} succeeded");
+        outln!("deployment {id} succeeded");
         Ok(ExitCode::SUCCESS)
     } else {
         let err = d.get("error").cloned().unwrap_or(Value::Null);
-        eprintln!(
+        errln!(
             "deployment {id} {status}: {}{}",
             s(&err, "message"),
             if s(&err, "resource").is_empty() {
@@ -782,9 +790,9 @@ fn progress_line(e: &Value) {
         _ => "·",
     };
     if res.is_empty() {
-        println!("{mark} {kind}: {msg}");
+        outln!("{mark} {kind}: {msg}");
     } else {
-        println!("{mark} {res}: {msg}");
+        outln!("{mark} {res}: {msg}");
     }
 }
 
@@ -827,10 +835,10 @@ pub fn plan(a: DeployArgs) -> anyhow::Result<ExitCode> {
         if let Some(n) = step.get("note").and_then(Value::as_str) {
             line.push_str(&format!("\n    note: {n}"));
         }
-        println!("{line}");
+        outln!("{line}");
     }
     let n = |k: &str| counts.get(k).copied().unwrap_or(0);
-    println!(
+    outln!(
         "{} to create, {} to update, {} unchanged, {} to delete",
         n("create"),
         n("update"),
@@ -847,7 +855,7 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<ExitCode> {
         path.push_str(&format!("&to={t}"));
     }
     let v = c.get(&path)?;
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    terminal::print_json(&v)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -876,7 +884,7 @@ pub fn logs(a: LogsArgs) -> anyhow::Result<ExitCode> {
 
 fn print_event(e: &Value) {
     let res = s(e, "resource");
-    println!(
+    outln!(
         "{} {:<20} {}{}",
         s(e, "at"),
         s(e, "kind"),
@@ -908,7 +916,7 @@ pub fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
         "application/wasm",
         &bytes,
     )?;
-    println!(
+    outln!(
         "driver {} pushed: {} ({})",
         s(&r.body, "id"),
         s(&r.body, "digest"),

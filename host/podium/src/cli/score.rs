@@ -5,10 +5,13 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use super::terminal::outln;
+
 #[derive(Debug, Subcommand)]
 pub enum ScoreCommand {
     /// Validate Score files (schema and semantics). Prints `FILE: ok` or every
     /// problem as `FILE:LINE: PATH: MESSAGE`; exits 0 only if all are valid.
+    /// `-` reads standard input (named `<stdin>`).
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -20,11 +23,11 @@ pub fn run(cmd: ScoreCommand) -> ExitCode {
         ScoreCommand::Validate { files } => {
             let mut ok = true;
             for f in &files {
-                match podium_score::load_file(f) {
-                    Ok(_) => println!("{}: ok", f.display()),
+                match super::input::load_score(f) {
+                    Ok(_) => outln!("{}: ok", super::input::name(f)),
                     Err(report) => {
                         ok = false;
-                        println!("{report}");
+                        outln!("{report}");
                     }
                 }
             }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
+use super::terminal::outln;
 use crate::{api, service::Service};
 
 #[derive(Debug, Args)]
@@ -27,7 +28,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data = %service.data_dir().display(), drivers = service.drivers().len(), "ServiceStarted");
     // Printed on stdout so scripts and tests can find an ephemeral port.
-    println!("podium listening on http://{addr}");
+    outln!("podium listening on http://{addr}");
     axum::serve(listener, api::router(service))
         .with_graceful_shutdown(shutdown())
         .await

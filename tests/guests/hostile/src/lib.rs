@@ -17,6 +17,7 @@
 //! | `probe` | values `env_count`, `args_count`, `fs_root`, `fs_cwd`, `socket` (`true` or the error text) |
 //! | `log` | logs `params.message` at every level and every driver secret value, then `ok` |
 //! | `tls` | registers TLS settings for `params.origin` (`params.ca`, `params.cert` + `params.key`, PEM), then does what `http` does |
+//! | `escapes` | logs terminal escape sequences (`ESC[2J`, OSC `ESC]0;pwned BEL`, an OSC 8 link, 8-bit CSI/OSC) at `warn`, then fails with a message containing some |
 //! | `fs` | `params.op` (`write`, `read`, `mkdir`, `remove`, `list`) on `params.path` (`params.content` to write); value `result`: `true`, the text, the names, or the error text |
 //!
 //! `plan` answers `create` (no state) or `update` with summary

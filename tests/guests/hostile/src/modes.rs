@@ -8,8 +8,7 @@ use podium_driver_sdk::{Error, Outputs, Request, http, log, sql, tls};
 
 use crate::Hostile;
 
-const MODES: &str =
-    "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log, fs, tls, count";
+const MODES: &str = "ok, loop, memhog, panic, oversize, fail, http, sql, sleep, probe, log, fs, tls, count, escapes";
 
 /// Calls this instance has served: always 1 if every call gets a fresh one.
 static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -53,6 +52,7 @@ pub(crate) fn run(req: Request<Hostile>) -> Result<Outputs<Value>, Error> {
             log_everything(&req)?;
             Ok(ok(req))
         }
+        "escapes" => Err(escapes()),
         other => Err(Error::invalid_input(format!(
             "params.mode: unknown mode {other:?}; known modes: {MODES}"
         ))),
@@ -228,6 +228,23 @@ fn log_everything(req: &Request<Hostile>) -> Result<(), Error> {
         log::info(format!("secret {key} = {text}"));
     }
     Ok(())
+}
+
+/// Terminal escape sequences a driver could send to whoever reads its
+/// logs and errors: clear the screen, set the window title, a disguised
+/// link, 8-bit CSI and OSC.
+const ESCAPES: [&str; 4] = [
+    "\u{1b}[2Jscreen cleared",
+    "\u{1b}]0;pwned\u{7}window title set",
+    "\u{1b}]8;;http://evil\u{1b}\\innocent link\u{1b}]8;;\u{1b}\\",
+    "\u{9b}31mred by 8-bit CSI\u{9d}0;pwned by 8-bit OSC\u{9c}",
+];
+
+fn escapes() -> Error {
+    for line in ESCAPES {
+        log::warn(line);
+    }
+    Error::failed(format!("hostile escapes: {} / {}", ESCAPES[1], ESCAPES[3]))
 }
 
 fn string<'a>(params: &'a Params, key: &str) -> Result<Option<&'a str>, Error> {
