@@ -198,3 +198,49 @@ fn ephemeral_envs_expire_also_across_a_stop() {
         .collect();
     assert_eq!(ids, ["dev", "kept"]);
 }
+
+#[test]
+fn the_cli_clones_promotes_and_deletes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("data"));
+    app_env(&s, "shop", "dev");
+    app_env(&s, "shop", "prod");
+    let body = json!({"workloads": [serde_json::from_str::<Value>(SCORE).unwrap()]});
+    let d = deploy(&s, "dev", &body);
+    let o = s.cli(&[
+        "env",
+        "create",
+        "pr-7",
+        "--app",
+        "shop",
+        "--type",
+        "development",
+        "--from",
+        "dev",
+        "--ttl",
+        "3d",
+        "--wait",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("expires"), "{}", stdout(&o));
+    assert_eq!(active(&s, "pr-7").len(), 5);
+    let o = s.cli(&[
+        "promote", "--app", "shop", "--from", "dev", "--to", "prod", "--wait",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let (_, prod) = s.get("/api/v1/apps/shop/envs/prod/deploys");
+    let last = prod.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["set_id"], d["set_id"], "{last}");
+    let o = s.cli(&["delete", "env", "pr-7", "--app", "shop", "--wait"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("environment shop/pr-7 deleted"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(env_of(&s, "pr-7").0, 404);
+    // Deleting again: the env is gone.
+    let o = s.cli(&["delete", "env", "pr-7", "--app", "shop"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("pr-7"), "{}", stderr(&o));
+}

@@ -5,6 +5,7 @@ mod access;
 mod client;
 mod driver;
 mod input;
+mod lifecycle;
 mod remote;
 mod score;
 mod serve;
@@ -52,6 +53,14 @@ enum Command {
     Rollback(remote::RollbackArgs),
     /// The events of a deployment.
     Logs(remote::LogsArgs),
+    /// Environments: create (clone with `--from`, ephemeral with `--ttl`).
+    #[command(subcommand)]
+    Env(lifecycle::EnvCommand),
+    /// Deploy one environment's last successful set to another.
+    Promote(lifecycle::PromoteArgs),
+    /// Tear down an environment or an app.
+    #[command(subcommand)]
+    Delete(lifecycle::DeleteCommand),
     /// Shared values and secrets of an app (`${values.KEY}`).
     #[command(subcommand)]
     Values(access::ValuesCommand),
@@ -102,6 +111,9 @@ pub fn main() -> ExitCode {
             Command::Diff(a) => blocking(move || remote::diff(a)).await,
             Command::Rollback(a) => blocking(move || remote::rollback(a)).await,
             Command::Logs(a) => blocking(move || remote::logs(a)).await,
+            Command::Env(cmd) => blocking(move || lifecycle::env(cmd)).await,
+            Command::Promote(a) => blocking(move || lifecycle::promote(a)).await,
+            Command::Delete(cmd) => blocking(move || lifecycle::delete(cmd)).await,
             Command::Values(cmd) => blocking(move || access::values(cmd)).await,
             Command::Tokens(cmd) => blocking(move || access::tokens(cmd)).await,
             Command::Whoami(server) => blocking(move || access::whoami(server)).await,

@@ -738,7 +738,7 @@ pub fn deploy(a: DeployArgs) -> anyhow::Result<ExitCode> {
     finish_deploy(&c, &r.body, a.wait)
 }
 
-fn finish_deploy(c: &Client, accepted: &Value, wait: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn finish_deploy(c: &Client, accepted: &Value, wait: bool) -> anyhow::Result<ExitCode> {
     let id = s(accepted, "id");
     let url = s(accepted, "url");
     outln!("deployment {id} queued: {url}");
@@ -746,7 +746,8 @@ fn finish_deploy(c: &Client, accepted: &Value, wait: bool) -> anyhow::Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     c.follow(&format!("{url}/events"), progress_line)?;
-    let d = c.get(&url)?;
+    // By id: a teardown's environment is gone once it finished.
+    let d = c.get(&format!("/api/v1/deploys/{id}"))?;
     let status = s(&d, "status");
     if status == "succeeded" {
         outln!("deployment {id} succeeded");
