@@ -90,9 +90,13 @@ async fn endless_loop_is_stopped_at_the_deadline() {
 async fn a_spinning_driver_does_not_starve_other_calls() {
     let spinning = tokio::spawn(apply(json!({"mode": "loop"}), &[]));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let started = Instant::now();
     assert_next_call_works().await;
-    assert!(started.elapsed() < Duration::from_millis(1500));
+    // Relative, not a wall-clock bound (which a loaded machine breaks): the
+    // other call finished while the spinning one still ran to its deadline.
+    assert!(
+        !spinning.is_finished(),
+        "the other call waited for the spinning one to be stopped"
+    );
     assert!(spinning.await.unwrap().is_err());
 }
 
