@@ -32,7 +32,7 @@ trap 'scripts/backends/all.sh stop; scripts/backends/kube.sh stop' EXIT
 step "tests"
 # --workspace includes the guest crates built natively: the SDK's pure parts
 # are unit-tested that way.
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 
 step "benchmarks, smoke mode: each runs once, nothing timed (scripts/bench/smoke.sh)"
 scripts/bench/smoke.sh

@@ -967,7 +967,7 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let r = v.get("resource").cloned().unwrap_or(Value::Null);
     let ctx = v.get("context").cloned().unwrap_or(Value::Null);
     let res_id = s(&r, "res_id");
-    println!(
+    outln!(
         "{}.{}{} in app {}, env {} (type {})",
         s(&r, "type"),
         s(&r, "class"),
@@ -991,18 +991,18 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     let winner = s(&v, "winner");
     match candidates.iter().find(|c| s(c, "definition") == winner) {
-        Some(w) if !winner.is_empty() => println!("winner: {}", line(w)),
-        _ if candidates.is_empty() => println!("winner: none: no definition of this type"),
-        _ => println!("winner: none: no definition matches"),
+        Some(w) if !winner.is_empty() => outln!("winner: {}", line(w)),
+        _ if candidates.is_empty() => outln!("winner: none: no definition of this type"),
+        _ => outln!("winner: none: no definition matches"),
     }
     let losers: Vec<&Value> = candidates
         .iter()
         .filter(|c| s(c, "definition") != winner)
         .collect();
     if !losers.is_empty() {
-        println!("lost:");
+        outln!("lost:");
         for c in losers {
-            println!("  {}", line(c));
+            outln!("  {}", line(c));
         }
     }
     Ok(ExitCode::SUCCESS)
