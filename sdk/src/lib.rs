@@ -117,6 +117,7 @@ pub mod http;
 pub mod json;
 pub mod log;
 pub mod sql;
+pub mod time;
 pub mod tls;
 mod types;
 

@@ -39,9 +39,11 @@ pub mod inputs;
 pub mod kube;
 pub mod manifest;
 pub mod names;
+pub mod namespace;
 pub mod profile;
 pub mod quantity;
 pub mod render;
+pub mod rollout;
 pub mod workload;
 pub mod yaml;
 
@@ -64,11 +66,14 @@ impl Driver for Kubernetes {
 
     fn info() -> Info {
         Info::new("podium/kubernetes", env!("CARGO_PKG_VERSION"))
-            .resource_types(["workload"])
+            .resource_types(["workload", NAMESPACE_TYPE])
             .inputs_schema(inputs::schema().to_string())
     }
 
     fn plan(req: Request<Self>) -> Result<Plan, Error> {
+        if req.context.res_type == NAMESPACE_TYPE {
+            return namespace::plan(&req);
+        }
         let prepared = prepare(&req)?;
         let changes = match req.driver_values.mode {
             Mode::Apply => apply::plan(&req, &prepared)?,
@@ -78,6 +83,9 @@ impl Driver for Kubernetes {
     }
 
     fn apply(req: Request<Self>) -> Result<Outputs<State>, Error> {
+        if req.context.res_type == NAMESPACE_TYPE {
+            return namespace::apply(&req);
+        }
         let prepared = prepare(&req)?;
         let state = match req.driver_values.mode {
             Mode::Apply => apply::apply(&req, &prepared)?,
@@ -90,7 +98,10 @@ impl Driver for Kubernetes {
     }
 
     fn delete(req: Request<Self>) -> Result<(), Error> {
-        let target = target(&req);
+        if req.context.res_type == NAMESPACE_TYPE {
+            return namespace::delete(&req);
+        }
+        let target = target(&req)?;
         match req.driver_values.mode {
             Mode::Apply => apply::delete(&req, &target),
             Mode::Gitops => gitops::delete(&req, &target),
@@ -107,14 +118,22 @@ pub struct Prepared {
     pub objects: Vec<Manifest>,
 }
 
+/// The resource type whose resources are Namespaces (see [`namespace`]).
+pub const NAMESPACE_TYPE: &str = "k8s-namespace";
+
 /// Where this request's objects go.
-fn target(req: &Request<Kubernetes>) -> Target {
-    Target {
+fn target(req: &Request<Kubernetes>) -> Result<Target, Error> {
+    if req.driver_values.namespace.trim().is_empty() {
+        return Err(Error::invalid_input(
+            "driver_values.namespace is required for a workload (e.g. \"${resources.k8s-namespace.outputs.namespace}\")",
+        ));
+    }
+    Ok(Target {
         app: req.context.app_id.clone(),
         env: req.context.env_id.clone(),
         namespace: req.driver_values.namespace.clone(),
         owner: inputs::owner(&req.context),
-    }
+    })
 }
 
 /// Decodes the workload and the profile and renders every object.
@@ -125,7 +144,7 @@ pub fn prepare(req: &Request<Kubernetes>) -> Result<Prepared, Error> {
         ("params.profile", req.params.profile.as_ref()),
     ])?;
     let secrets = req.driver_secrets.workload_secret_strings();
-    let target = target(req);
+    let target = target(req)?;
     let objects = render::render(&render::Input {
         workload: &workload,
         profile: &profile,
@@ -239,11 +258,11 @@ mod tests {
     #[test]
     fn info_describes_the_inputs() {
         let info = Kubernetes::info();
-        assert_eq!(info.resource_types, ["workload"]);
+        assert_eq!(info.resource_types, ["workload", "k8s-namespace"]);
         let schema: serde_json::Value = serde_json::from_str(&info.inputs_schema).unwrap();
         assert_eq!(
-            schema["properties"]["values"]["required"],
-            serde_json::json!(["namespace"])
+            schema["properties"]["values"]["properties"]["deletion_policy"]["enum"],
+            serde_json::json!(["delete", "retain"])
         );
     }
 }

@@ -67,6 +67,14 @@ impl Kind {
         }
     }
 
+    /// The resource as RBAC names it (`deployments.apps`, `configmaps`).
+    pub fn resource(self) -> String {
+        match self.api_version().split_once('/') {
+            Some((group, _)) => format!("{}.{group}", self.plural()),
+            None => self.plural().to_owned(),
+        }
+    }
+
     /// The resource name in API paths.
     pub fn plural(self) -> &'static str {
         match self {

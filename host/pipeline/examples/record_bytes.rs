@@ -58,7 +58,11 @@ fn workload(i: usize, tier: &str) -> Value {
     let resources: serde_json::Map<String, Value> = ["a", "b", "c", "d", "e"]
         .iter()
         .map(|r| {
-            let params = if *r == "a" { json!({"tier": tier}) } else { json!({}) };
+            let params = if *r == "a" {
+                json!({"tier": tier})
+            } else {
+                json!({})
+            };
             ((*r).to_owned(), json!({"type": "thing", "params": params}))
         })
         .collect();
