@@ -601,8 +601,9 @@ async fn an_immutable_field_change_recreates_the_object() {
     let grants = vec![kube.url.clone()];
     let ns = namespace("immutable");
     ensure_namespace(kube, &ns).await;
-    // A Deployment of this workload with another selector (as an older
-    // renderer would have made it): the selector cannot change in place.
+    // A Deployment of this workload with another selector, as an older
+    // renderer would have applied it (same field manager): the selector
+    // cannot change in place.
     let old = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "hello", "namespace": ns, "labels": {"podium.dev/owner": guresid("hello")}},
@@ -611,9 +612,9 @@ async fn an_immutable_field_change_recreates_the_object() {
                 "spec": {"containers": [{"name": "web", "image": "ghcr.io/acme/hello:0.9"}]}}}
     });
     let (code, body) = kube.request(
-        "POST",
-        &path(&ns, "Deployment", ""),
-        "application/json",
+        "PATCH",
+        &format!("{}?fieldManager=podium", path(&ns, "Deployment", "hello")),
+        "application/apply-patch+yaml",
         &old.to_string(),
     );
     assert_eq!(code, 201, "{body}");
@@ -729,6 +730,8 @@ async fn rollouts_are_awaited_and_failures_name_the_workload() {
     let kubelet = {
         let (stop, ns) = (stop.clone(), ns.clone());
         std::thread::spawn(move || {
+            // Late enough for the driver to see the rollout in progress.
+            std::thread::sleep(std::time::Duration::from_millis(2500));
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 make_pods_ready(kube, &ns);
                 std::thread::sleep(std::time::Duration::from_millis(300));
@@ -741,10 +744,13 @@ async fn rollouts_are_awaited_and_failures_name_the_workload() {
     done.outputs();
     let text = done.visible_text();
     assert!(
-        text.contains(&format!("rollout of Deployment/hello in namespace {ns}:")),
+        text.contains(&format!("rollout of Deployment/hello in namespace {ns}: ")),
         "{text}"
     );
-    assert!(text.contains("rolled out"), "{text}");
+    assert!(
+        text.contains(&format!("Deployment/hello in namespace {ns} rolled out")),
+        "{text}"
+    );
 
     // Timeout: nothing makes the new pods ready.
     let mut v2 = hello();
@@ -752,9 +758,16 @@ async fn rollouts_are_awaited_and_failures_name_the_workload() {
     with_profile(&mut r, &v2, json!({"replicas": 2}));
     r.driver_values["rollout_timeout"] = json!("3s");
     let started = std::time::Instant::now();
-    let (kind, message) = driver_error(&apply(&mut r, &grants).await);
+    let timed_out = apply(&mut r, &grants).await;
+    let (kind, message) = driver_error(&timed_out);
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     assert_eq!(kind, "failed", "{message}");
+    // Progress reached the deployment's log on the way.
+    let text = timed_out.visible_text();
+    assert!(
+        text.contains(&format!("rollout of Deployment/hello in namespace {ns}: ")),
+        "{text}"
+    );
     assert!(
         message.contains(&format!(
             "rollout of Deployment/hello in namespace {ns} did not complete within 3s"
