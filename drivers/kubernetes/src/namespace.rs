@@ -8,6 +8,8 @@
 //! the resource (env teardown) deletes the Namespace, and with it everything
 //! in it, unless `deletion_policy: retain`.
 
+use std::collections::BTreeMap;
+
 use podium_driver_sdk::{Error, Outputs, Plan, Request, log};
 use serde_json::{Map, Value, json};
 
@@ -41,26 +43,43 @@ pub fn name(req: &Request<Kubernetes>) -> Result<String, Error> {
 }
 
 fn podium_labels(req: &Request<Kubernetes>) -> Map<String, Value> {
+    labels_for(&req.context.app_id, &req.context.env_id)
+}
+
+fn labels_for(app: &str, env: &str) -> Map<String, Value> {
     let mut labels = Map::new();
     labels.insert(MANAGED_BY.into(), json!("podium"));
-    labels.insert(
-        APP_LABEL.into(),
-        json!(names::label_value(&req.context.app_id)),
-    );
-    labels.insert(
-        ENV_LABEL.into(),
-        json!(names::label_value(&req.context.env_id)),
-    );
+    labels.insert(APP_LABEL.into(), json!(names::label_value(app)));
+    labels.insert(ENV_LABEL.into(), json!(names::label_value(env)));
     labels
 }
 
 /// The Namespace as Podium applies it.
 fn render(req: &Request<Kubernetes>, name: &str) -> Result<Value, Error> {
+    let v = &req.driver_values;
+    manifest(
+        &req.context.app_id,
+        &req.context.env_id,
+        name,
+        &v.labels,
+        &v.annotations,
+    )
+}
+
+/// The Namespace of env `env` of app `app`: Podium's labels, then the
+/// definition's labels (which may not override Podium's) and annotations.
+pub fn manifest(
+    app: &str,
+    env: &str,
+    name: &str,
+    extra_labels: &BTreeMap<String, String>,
+    extra_annotations: &BTreeMap<String, String>,
+) -> Result<Value, Error> {
     let mut labels = Map::new();
-    for (k, v) in &req.driver_values.labels {
+    for (k, v) in extra_labels {
         labels.insert(k.clone(), json!(v));
     }
-    for (k, v) in podium_labels(req) {
+    for (k, v) in labels_for(app, env) {
         if labels.get(&k).is_some_and(|given| given != &v) {
             return Err(Error::invalid_input(format!(
                 "driver_values.labels.{k}: Podium sets this label itself"
@@ -68,9 +87,7 @@ fn render(req: &Request<Kubernetes>, name: &str) -> Result<Value, Error> {
         }
         labels.insert(k, v);
     }
-    let annotations: Map<String, Value> = req
-        .driver_values
-        .annotations
+    let annotations: Map<String, Value> = extra_annotations
         .iter()
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();

@@ -130,6 +130,21 @@ fn every_rendered_manifest_is_valid_kubernetes() {
         objects.extend(bodies.into_iter().map(|b| (source.clone(), b)));
     }
 
+    // The env's Namespace (k8s-namespace resources) too.
+    let labels = BTreeMap::from([("team".to_owned(), "shop".to_owned())]);
+    let annotations = BTreeMap::from([("owner".to_owned(), "platform@example.com".to_owned())]);
+    objects.push((
+        "k8s-namespace".to_owned(),
+        podium_driver_kubernetes::namespace::manifest(
+            "shop",
+            "dev",
+            "shop-dev",
+            &labels,
+            &annotations,
+        )
+        .unwrap(),
+    ));
+
     let (checked, violations) = schemas::check(&objects, &VERSIONS);
     eprintln!(
         "{} Score files: {rendered} rendered ({with_secrets} with secret values) into {checked} objects, validated for Kubernetes {}; {} rejected by the driver",
