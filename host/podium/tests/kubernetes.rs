@@ -4,7 +4,9 @@
 //! into a namespace that did not exist yet. The `k8s-namespace` and
 //! `workload` resources both go through `podium/kubernetes`; the cluster
 //! comes from a `k8s-cluster` definition holding a kubeconfig's fields.
-//! Checked from outside with kubectl.
+//! Removing the workload prunes its objects and, as the env's last
+//! workload, tears the env down: the Namespace is deleted. Checked from
+//! outside with kubectl.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -212,7 +214,53 @@ fn a_fresh_env_deploys_into_a_namespace_podium_creates() {
     let secret: Value = serde_json::from_str(&secret).unwrap();
     assert!(secret.to_string().contains(&b64("kube-test-pw".to_owned())));
 
+    // Removing the workload prunes everything of it; with no workload left,
+    // the env's implicit resources go too: the Namespace is deleted
+    // (teardown), and then the env itself can be deleted.
+    let (st, d) = s.post_json(
+        &format!("/api/v1/apps/{app}/envs/dev/deploys?wait=true"),
+        &json!({"delta": {"modules": {"remove": ["hello"]}}, "comment": "teardown"}),
+    );
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "succeeded", "{d}");
+    let (_, out) = kubectl(
+        &vars,
+        &[
+            "get",
+            "deployment,service,secret",
+            "-n",
+            &ns,
+            "-l",
+            "app.kubernetes.io/managed-by=podium",
+            "-o",
+            "name",
+        ],
+    );
+    assert!(!out.contains("deployment.apps/hello"), "{out}");
+    let (st, active) = s.get(&format!("/api/v1/apps/{app}/envs/dev/resources"));
+    assert_eq!(st, 200, "{active}");
+    assert_eq!(active, json!([]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, out) = kubectl(
+            &vars,
+            &["get", "namespace", &ns, "-o", "jsonpath={.status.phase}"],
+        );
+        if !ok || out.contains("Terminating") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "namespace {ns} not deleted: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (st, _, body) = s.send(
+        "DELETE",
+        &format!("/api/v1/apps/{app}/envs/dev"),
+        "application/json",
+        b"",
+    );
+    assert_eq!(st, 204, "{body}");
     s.stop();
-    let (ok, out) = kubectl(&vars, &["delete", "namespace", &ns, "--wait=false"]);
-    assert!(ok, "{out}");
 }
