@@ -112,10 +112,16 @@ pub(crate) fn apply(req: &Request<Kubernetes>, prepared: &Prepared) -> Result<St
     {
         prune(&client, old, &selector(target), &BTreeSet::new())?;
     }
-    // Each Deployment's rollout, bounded by rollout_timeout.
+    // Each Deployment's (or StatefulSet's) rollout, bounded by rollout_timeout.
     for object in &prepared.objects {
-        if object.kind == Kind::Deployment {
-            rollout::wait(&client, &object.namespace, &object.name, rollout_timeout)?;
+        if matches!(object.kind, Kind::Deployment | Kind::StatefulSet) {
+            rollout::wait(
+                &client,
+                object.kind,
+                &object.namespace,
+                &object.name,
+                rollout_timeout,
+            )?;
         }
     }
     Ok(state_for(Mode::Apply, target, &prepared.objects, None))

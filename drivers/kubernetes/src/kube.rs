@@ -226,11 +226,6 @@ impl Client {
         }
     }
 
-    /// A Deployment's live status as a rollout sees it (`None`: it is gone).
-    pub fn deployment(&self, namespace: &str, name: &str) -> Result<Option<Value>, Error> {
-        self.get(Kind::Deployment, namespace, name)
-    }
-
     /// Deletes a Namespace (the cluster then deletes everything in it);
     /// `false` if it was already gone.
     pub fn delete_namespace(&self, name: &str) -> Result<bool, Error> {

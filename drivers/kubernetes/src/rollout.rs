@@ -11,6 +11,7 @@ use podium_driver_sdk::{Error, log};
 use serde_json::Value;
 
 use crate::kube::Client;
+use crate::manifest::Kind;
 
 /// How often the Deployment is read while waiting.
 const POLL: Duration = Duration::from_millis(500);
@@ -44,6 +45,23 @@ pub fn progress(live: &Value) -> Progress {
         }
     }
     let desired = live["spec"]["replicas"].as_i64().unwrap_or(1);
+    if live["kind"] == "StatefulSet" {
+        // As `kubectl rollout status` for the RollingUpdate strategy.
+        let updated = int(&status["updatedReplicas"]);
+        let ready = int(&status["readyReplicas"]);
+        if updated < desired {
+            return Progress::Waiting(format!("{updated} of {desired} replicas updated"));
+        }
+        if ready < desired {
+            return Progress::Waiting(format!("{ready} of {desired} replicas ready"));
+        }
+        if status["updateRevision"] != status["currentRevision"] {
+            return Progress::Waiting(
+                "waiting for the last replica to take the new revision".into(),
+            );
+        }
+        return Progress::Complete;
+    }
     let updated = int(&status["updatedReplicas"]);
     let replicas = int(&status["replicas"]);
     let available = int(&status["availableReplicas"]);
@@ -91,17 +109,23 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// Waits until `Deployment/name` in `namespace` has rolled out, logging
-/// each new progress line.
-pub fn wait(client: &Client, namespace: &str, name: &str, timeout: Duration) -> Result<(), Error> {
+/// Waits until `kind/name` (a Deployment or StatefulSet) in `namespace` has
+/// rolled out, logging each new progress line.
+pub fn wait(
+    client: &Client,
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), Error> {
     if timeout.is_zero() {
         return Ok(());
     }
-    let what = format!("Deployment/{name} in namespace {namespace}");
+    let what = format!("{kind}/{name} in namespace {namespace}");
     let start = Instant::now();
     let mut last = String::new();
     loop {
-        let Some(live) = client.deployment(namespace, name)? else {
+        let Some(live) = client.get(kind, namespace, name)? else {
             return Err(Error::failed(format!(
                 "{what} disappeared while waiting for its rollout"
             )));
@@ -186,6 +210,20 @@ mod tests {
             Progress::Failed(
                 "ProgressDeadlineExceeded: ReplicaSet \"a-1\" has timed out progressing.".into()
             )
+        );
+        let sts = |status: Value| json!({"kind": "StatefulSet", "metadata": {"generation": 1}, "spec": {"replicas": 2}, "status": status});
+        assert_eq!(
+            progress(&sts(
+                json!({"observedGeneration": 1, "updatedReplicas": 2, "readyReplicas": 1})
+            )),
+            Progress::Waiting("1 of 2 replicas ready".into())
+        );
+        assert_eq!(
+            progress(&sts(
+                json!({"observedGeneration": 1, "updatedReplicas": 2, "readyReplicas": 2,
+                "currentRevision": "a", "updateRevision": "a"})
+            )),
+            Progress::Complete
         );
         assert_eq!(human(Duration::from_secs(300)), "5m");
         assert_eq!(human(Duration::from_secs(3)), "3s");

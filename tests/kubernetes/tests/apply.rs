@@ -804,3 +804,38 @@ async fn rollouts_are_awaited_and_failures_name_the_workload() {
     assert!(message.contains("has timed out progressing"), "{message}");
     assert!(call(Operation::Delete, &r, &grants).await.result.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workload_can_ask_for_a_statefulset() {
+    let kube = kube();
+    let grants = vec![kube.url.clone()];
+    let ns = namespace("sts");
+    ensure_namespace(kube, &ns).await;
+    let mut w = hello();
+    w["metadata"]["annotations"] = json!({"k8s.score.dev/kind": "StatefulSet"});
+    w["containers"]["web"]["volumes"] = json!({"/var/lib/hello": {"source": "data"}});
+    let mut r = req(kube, &ns, &w);
+    apply(&mut r, &grants).await.outputs();
+    let (ok, out) = kube.kubectl(&["get", "statefulset/hello", "-n", &ns, "-o", "json"]);
+    assert!(ok, "{out}");
+    let sts: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(sts["spec"]["serviceName"], "hello");
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+        "data"
+    );
+    // The statefulset controller makes the first pod and its claim.
+    kube.eventually(30, "the claim of pod hello-0", || {
+        kube.get(&path(&ns, "PersistentVolumeClaim", "data-hello-0"))
+            .0
+            == 200
+    });
+    assert!(owned(kube, &ns, "Deployment").is_empty());
+    // Back to a Deployment: the StatefulSet is pruned.
+    let mut r2 = req(kube, &ns, &hello());
+    r2.state = r.state.clone();
+    apply(&mut r2, &grants).await.outputs();
+    assert_eq!(owned(kube, &ns, "Deployment"), ["hello"]);
+    assert_eq!(kube.get(&path(&ns, "StatefulSet", "hello")).0, 404);
+    assert!(call(Operation::Delete, &r2, &grants).await.result.is_ok());
+}
