@@ -81,6 +81,10 @@ pub struct Values {
     /// Annotations of the Namespace (`k8s-namespace` resources).
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// The kubeconfig context of a `k8s-cluster` resource (default: its
+    /// current context).
+    #[serde(default)]
+    pub context: Option<String>,
     /// What deleting a `k8s-namespace` resource does to the Namespace.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
@@ -177,6 +181,9 @@ pub struct Secrets {
     /// Client key (PEM or base64 of PEM).
     #[serde(default)]
     pub client_key: Option<String>,
+    /// The content of a kubeconfig (`k8s-cluster` resources).
+    #[serde(default)]
+    pub kubeconfig: Option<String>,
     /// Plaintext of the workload's secret strings, by JSON pointer.
     #[serde(default)]
     pub workload_secrets: BTreeMap<String, Value>,
@@ -256,6 +263,7 @@ pub fn schema() -> Value {
                         "description": "k8s-namespace: labels of the Namespace besides Podium's"},
                     "annotations": {"type": "object", "additionalProperties": {"type": "string"},
                         "description": "k8s-namespace: annotations of the Namespace"},
+                    "context": {"type": "string", "description": "k8s-cluster: the kubeconfig context (default: current-context)"},
                     "deletion_policy": {"enum": ["delete", "retain"], "default": "delete",
                         "description": "k8s-namespace: delete the Namespace with the resource, or keep it"}
                 }
@@ -268,6 +276,7 @@ pub fn schema() -> Value {
                     "ca_data": {"type": "string"},
                     "client_cert": {"type": "string"},
                     "client_key": {"type": "string"},
+                    "kubeconfig": {"type": "string", "description": "k8s-cluster: the content of a kubeconfig (YAML or JSON)"},
                     "workload_secrets": {"type": "object", "description": "plaintext of the workload's secret strings by JSON pointer (set by the pipeline)"}
                 }
             }

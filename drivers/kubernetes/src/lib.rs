@@ -34,6 +34,7 @@
 //! Outputs: values `name` (the Deployment) and `namespace`; state: the
 //! objects applied or written (no content).
 
+pub mod cluster;
 pub mod gitops;
 pub mod inputs;
 pub mod kube;
@@ -66,13 +67,16 @@ impl Driver for Kubernetes {
 
     fn info() -> Info {
         Info::new("podium/kubernetes", env!("CARGO_PKG_VERSION"))
-            .resource_types(["workload", NAMESPACE_TYPE])
+            .resource_types(["workload", NAMESPACE_TYPE, CLUSTER_TYPE])
             .inputs_schema(inputs::schema().to_string())
     }
 
     fn plan(req: Request<Self>) -> Result<Plan, Error> {
         if req.context.res_type == NAMESPACE_TYPE {
             return namespace::plan(&req);
+        }
+        if req.context.res_type == CLUSTER_TYPE {
+            return cluster::plan(&req);
         }
         let prepared = prepare(&req)?;
         let changes = match req.driver_values.mode {
@@ -85,6 +89,9 @@ impl Driver for Kubernetes {
     fn apply(req: Request<Self>) -> Result<Outputs<State>, Error> {
         if req.context.res_type == NAMESPACE_TYPE {
             return namespace::apply(&req);
+        }
+        if req.context.res_type == CLUSTER_TYPE {
+            return cluster::apply(&req);
         }
         let prepared = prepare(&req)?;
         let state = match req.driver_values.mode {
@@ -100,6 +107,10 @@ impl Driver for Kubernetes {
     fn delete(req: Request<Self>) -> Result<(), Error> {
         if req.context.res_type == NAMESPACE_TYPE {
             return namespace::delete(&req);
+        }
+        if req.context.res_type == CLUSTER_TYPE {
+            // Describes a cluster; nothing to remove.
+            return Ok(());
         }
         let target = target(&req)?;
         match req.driver_values.mode {
@@ -117,6 +128,10 @@ pub struct Prepared {
     pub target: Target,
     pub objects: Vec<Manifest>,
 }
+
+/// The resource type whose resources describe a cluster from a kubeconfig
+/// (see [`cluster`]).
+pub const CLUSTER_TYPE: &str = "k8s-cluster";
 
 /// The resource type whose resources are Namespaces (see [`namespace`]).
 pub const NAMESPACE_TYPE: &str = "k8s-namespace";
@@ -258,7 +273,10 @@ mod tests {
     #[test]
     fn info_describes_the_inputs() {
         let info = Kubernetes::info();
-        assert_eq!(info.resource_types, ["workload", "k8s-namespace"]);
+        assert_eq!(
+            info.resource_types,
+            ["workload", "k8s-namespace", "k8s-cluster"]
+        );
         let schema: serde_json::Value = serde_json::from_str(&info.inputs_schema).unwrap();
         assert_eq!(
             schema["properties"]["values"]["properties"]["deletion_policy"]["enum"],

@@ -2,8 +2,8 @@
 //! (kube-apiserver + kube-controller-manager 1.20.2 from
 //! `scripts/backends/kube.sh`): a fresh env deploys the quick-start workload
 //! into a namespace that did not exist yet. The `k8s-namespace` and
-//! `workload` resources both go through `podium/kubernetes`; the cluster
-//! comes from a `k8s-cluster` definition holding a kubeconfig's fields.
+//! `workload` resources both go through `podium/kubernetes`; so does the
+//! `k8s-cluster` resource, whose definition holds a kubeconfig.
 //! Removing the workload prunes its objects and, as the env's last
 //! workload, tears the env down: the Namespace is deleted. Checked from
 //! outside with kubectl.
@@ -84,18 +84,22 @@ fn a_fresh_env_deploys_into_a_namespace_podium_creates() {
         "client_key": "${resources.k8s-cluster.outputs.client_key}",
     });
     let b64 = |s: String| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: test\n\
+         clusters:\n- name: test\n  cluster:\n    server: {url}\n    certificate-authority-data: {}\n\
+         users:\n- name: admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n\
+         contexts:\n- name: test\n  context: {{cluster: test, user: admin}}\n",
+        b64(read("PODIUM_KUBE_CA")),
+        b64(read("PODIUM_KUBE_CERT")),
+        b64(read("PODIUM_KUBE_KEY")),
+    );
     let definitions = [
         (
             "kube-cluster",
             json!({
-                "type": "k8s-cluster", "driver_type": "podium/echo", "criteria": criteria,
-                // A kubeconfig's fields: server, certificate-authority-data,
-                // client-certificate-data, client-key-data (base64 of PEM).
-                "driver_inputs": {"values": {"name": "test", "url": url}, "secrets": {
-                    "ca_data": b64(read("PODIUM_KUBE_CA")),
-                    "client_cert": b64(read("PODIUM_KUBE_CERT")),
-                    "client_key": b64(read("PODIUM_KUBE_KEY")),
-                }}
+                "type": "k8s-cluster", "driver_type": "podium/kubernetes", "criteria": criteria,
+                // A kubeconfig as `kubectl config view --raw --minify` prints it.
+                "driver_inputs": {"secrets": {"kubeconfig": kubeconfig}}
             }),
         ),
         (
