@@ -329,6 +329,13 @@ pub fn api_error(op: &Op, what: &str, response: &Response, scrub: &[String]) -> 
         op.verb, response.status
     )
     .replace(" : ", ": ");
+    if response.status == 409 && op.k8s_verb == "patch" && server_message.contains("conflict") {
+        message.push_str(
+            " (another field manager owns these fields: agree on the value, leave the field to it \
+             (profile replicas: null for kubectl scale or an autoscaler), or set force_conflicts: true \
+             to take the fields over)",
+        );
+    }
     if response.status == 403 {
         // RBAC: say what the credentials lack, in the terms a Role uses.
         let scope = match &op.namespace {
@@ -405,7 +412,7 @@ mod tests {
         assert_eq!(e.kind(), "conflict");
         assert_eq!(
             e.message(),
-            "Kubernetes API server refused to apply Deployment/hello in namespace shop-dev: 409 Conflict: Apply failed with 1 conflict: conflict with \"other\": .spec.replicas"
+            "Kubernetes API server refused to apply Deployment/hello in namespace shop-dev: 409 Conflict: Apply failed with 1 conflict: conflict with \"other\": .spec.replicas (another field manager owns these fields: agree on the value, leave the field to it (profile replicas: null for kubectl scale or an autoscaler), or set force_conflicts: true to take the fields over)"
         );
         for (status, kind) in [
             (401, "denied"),

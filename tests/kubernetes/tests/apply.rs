@@ -299,6 +299,7 @@ async fn server_side_apply_lifecycle() {
     assert!(message.contains("409"), "{message}");
     assert!(message.contains("other-team"), "{message}");
     assert!(message.contains(".spec.replicas"), "{message}");
+    assert!(message.contains("force_conflicts: true"), "{message}");
     seen.push(conflicted.visible_text());
     // Agreeing on the value resolves it (shared ownership).
     with_profile(&mut r, &v2, json!({"replicas": 7}));
