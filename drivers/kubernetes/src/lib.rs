@@ -8,9 +8,18 @@
 //!   The workload has its images filled in and its placeholders resolved;
 //!   every string that held a secret output is `{"$secret": "<JSON pointer>"}`.
 //! - `driver_values`: see [`inputs::Values`] (`mode`, `cluster.url`,
-//!   `namespace`, `gitops_dir`, `profile`, `force_conflicts`).
+//!   `namespace`, `gitops_dir`, `profile`, `force_conflicts`,
+//!   `rollout_timeout`; for `k8s-namespace`: `labels`, `annotations`,
+//!   `deletion_policy`; for `k8s-cluster`: `context`).
 //! - `driver_secrets`: `token`, `ca_data`, `client_cert`, `client_key` for the
-//!   API server, and `workload_secrets` (pointer → plaintext) from the pipeline.
+//!   API server, and `workload_secrets` (pointer → plaintext) from the pipeline;
+//!   `kubeconfig` for a `k8s-cluster` resource.
+//!
+//! # Resource types
+//!
+//! `workload` (below), `k8s-namespace` (the env's Namespace, see
+//! [`namespace`]) and `k8s-cluster` (a kubeconfig read into the cluster
+//! outputs, see [`cluster`]).
 //!
 //! # Rendering
 //!
@@ -25,7 +34,9 @@
 //!
 //! - `apply`: server-side apply of each object (`PATCH`,
 //!   `application/apply-patch+yaml`, `fieldManager=podium`), then prune:
-//!   objects with the owner label that were not rendered are deleted.
+//!   objects with the owner label that were not rendered are deleted; a
+//!   change of an immutable field re-creates the object; then each
+//!   Deployment's (StatefulSet's) rollout is awaited (see [`rollout`]).
 //!   `delete` deletes every object with the owner label. `plan` only reads.
 //!   Grant: the cluster URL (e.g. `https://10.0.0.1:6443`).
 //! - `gitops`: one YAML file per object in `<gitops_dir>/<app>/<env>/`,
