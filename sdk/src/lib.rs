@@ -122,6 +122,7 @@ pub mod log;
 pub mod naming;
 pub mod retry;
 pub mod sql;
+pub mod time;
 pub mod tls;
 mod types;
 

@@ -14,13 +14,17 @@
 
 use std::collections::BTreeSet;
 
+use std::time::Duration;
+
+use podium_driver_sdk::time::{Instant, sleep};
 use podium_driver_sdk::{Error, Request, log};
 use serde_json::Value;
 
 use crate::inputs::{Mode, State};
-use crate::kube::Client;
+use crate::kube::{Applied, Client};
 use crate::manifest::{Kind, Manifest, OWNER_LABEL};
 use crate::render::Target;
+use crate::rollout;
 use crate::{Changes, Kubernetes, Prepared, state_for};
 
 fn selector(target: &Target) -> String {
@@ -77,13 +81,21 @@ pub(crate) fn apply(req: &Request<Kubernetes>, prepared: &Prepared) -> Result<St
             check_owner(object, &live, target)?;
         }
     }
+    let rollout_timeout = req.driver_values.rollout_timeout()?;
     for object in &prepared.objects {
-        let created = client.apply(object)?;
+        let applied = client.apply(object)?;
+        let note = match applied {
+            Applied::Created => " (created)",
+            Applied::Updated => "",
+            Applied::Immutable(message) => {
+                recreate(&client, object, &message)?;
+                " (re-created)"
+            }
+        };
         log::info(format!(
-            "applied {} in namespace {}{}",
+            "applied {} in namespace {}{note}",
             object.id(),
             object.namespace,
-            if created { " (created)" } else { "" }
         ));
         rendered.insert((object.kind, object.name.clone()));
     }
@@ -100,7 +112,51 @@ pub(crate) fn apply(req: &Request<Kubernetes>, prepared: &Prepared) -> Result<St
     {
         prune(&client, old, &selector(target), &BTreeSet::new())?;
     }
+    // Each Deployment's (or StatefulSet's) rollout, bounded by rollout_timeout.
+    for object in &prepared.objects {
+        if matches!(object.kind, Kind::Deployment | Kind::StatefulSet) {
+            rollout::wait(
+                &client,
+                object.kind,
+                &object.namespace,
+                &object.name,
+                rollout_timeout,
+            )?;
+        }
+    }
     Ok(state_for(Mode::Apply, target, &prepared.objects, None))
+}
+
+/// An apply refused because it changes an immutable field (a Deployment's
+/// selector, a Service's clusterIP): the object is deleted and applied
+/// again, which is what changing such a field means.
+fn recreate(client: &Client, object: &Manifest, message: &str) -> Result<(), Error> {
+    log::warn(format!(
+        "re-creating {} in namespace {}: the change touches an immutable field ({message})",
+        object.id(),
+        object.namespace
+    ));
+    client.delete(object.kind, &object.namespace, &object.name)?;
+    // Background deletion removes the object at once unless it has
+    // finalizers; wait for it to be gone (bounded).
+    let start = Instant::now();
+    while client
+        .get(object.kind, &object.namespace, &object.name)?
+        .is_some()
+    {
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err(Error::unavailable(format!(
+                "{} in namespace {} was deleted to be re-created but is still there after 20s (finalizers?)",
+                object.id(),
+                object.namespace
+            )));
+        }
+        sleep(Duration::from_millis(200));
+    }
+    match client.apply(object)? {
+        Applied::Immutable(message) => Err(Error::invalid_input(message)),
+        Applied::Created | Applied::Updated => Ok(()),
+    }
 }
 
 pub(crate) fn delete(req: &Request<Kubernetes>, target: &Target) -> Result<(), Error> {

@@ -15,7 +15,9 @@ use crate::workload::Workload;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Params {
     /// The Score workload, placeholders resolved, secrets as references.
-    /// Decoded on use, so errors name `params.workload.…`.
+    /// Decoded on use, so errors name `params.workload.…`. Absent for a
+    /// `k8s-namespace` resource.
+    #[serde(default)]
     pub workload: Value,
     /// The WorkloadProfile spec selected for this workload, if any.
     #[serde(default)]
@@ -24,6 +26,11 @@ pub struct Params {
 
 impl Params {
     pub fn workload(&self) -> Result<Workload, Error> {
+        if self.workload.is_null() {
+            return Err(Error::invalid_input(
+                "params.workload is required for a workload resource",
+            ));
+        }
         json::decode("params.workload", &self.workload)
     }
 }
@@ -48,7 +55,9 @@ pub struct Values {
     /// The API server (apply mode).
     #[serde(default)]
     pub cluster: Option<Cluster>,
-    /// The namespace of every object.
+    /// The namespace of every object (a workload), or the Namespace itself
+    /// (a `k8s-namespace` resource; default `<app>-<env>`).
+    #[serde(default)]
     pub namespace: String,
     /// The GitOps root directory (gitops mode); must be granted as
     /// `file://<dir>` (or a parent of it).
@@ -61,11 +70,88 @@ pub struct Values {
     /// `force`). Off: a conflict is reported, never silently overwritten.
     #[serde(default)]
     pub force_conflicts: bool,
-    /// Testing aid: apply each rendered `apiVersion` as another one (e.g.
-    /// `{"apps/v1": "apps.test.podium.dev/v1"}`), for API servers that serve
-    /// stand-in custom resources instead of the real kinds.
+    /// How long `apply` waits for each Deployment's rollout: seconds, or a
+    /// string such as `"90s"`, `"5m"`; `0` does not wait. Default 5 minutes
+    /// (the call's deadline bounds it too).
     #[serde(default)]
-    pub api_versions: BTreeMap<String, String>,
+    pub rollout_timeout: Option<Value>,
+    /// Labels of the Namespace (`k8s-namespace` resources), besides Podium's.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations of the Namespace (`k8s-namespace` resources).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// The kubeconfig context of a `k8s-cluster` resource (default: its
+    /// current context).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// What deleting a `k8s-namespace` resource does to the Namespace.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// What deleting a `k8s-namespace` resource does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletionPolicy {
+    /// Delete the Namespace (and so everything in it).
+    #[default]
+    Delete,
+    /// Keep it (Podium's labels stay, so a later env adopts it).
+    Retain,
+}
+
+/// The default rollout wait.
+pub const DEFAULT_ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl Values {
+    /// `rollout_timeout`, decoded.
+    pub fn rollout_timeout(&self) -> Result<std::time::Duration, Error> {
+        let Some(value) = &self.rollout_timeout else {
+            return Ok(DEFAULT_ROLLOUT_TIMEOUT);
+        };
+        parse_duration(value).ok_or_else(|| {
+            Error::invalid_input(format!(
+                "driver_values.rollout_timeout: {value} is not a duration (seconds, or \"90s\", \"5m\", \"1h\")"
+            ))
+        })
+    }
+}
+
+/// Seconds (a number), or a number with `s`, `m` or `h` (e.g. `"1m30s"`).
+pub fn parse_duration(value: &Value) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    if let Some(secs) = value.as_u64() {
+        return Some(Duration::from_secs(secs));
+    }
+    let text = value.as_str()?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return None,
+        };
+        let n: u64 = digits.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return None;
+    }
+    Some(Duration::from_secs(total))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -95,6 +181,9 @@ pub struct Secrets {
     /// Client key (PEM or base64 of PEM).
     #[serde(default)]
     pub client_key: Option<String>,
+    /// The content of a kubeconfig (`k8s-cluster` resources).
+    #[serde(default)]
+    pub kubeconfig: Option<String>,
     /// Plaintext of the workload's secret strings, by JSON pointer.
     #[serde(default)]
     pub workload_secrets: BTreeMap<String, Value>,
@@ -153,7 +242,6 @@ pub fn schema() -> Value {
             "values": {
                 "type": "object",
                 "additionalProperties": false,
-                "required": ["namespace"],
                 "properties": {
                     "mode": {"enum": ["apply", "gitops"], "default": "apply"},
                     "cluster": {
@@ -165,12 +253,19 @@ pub fn schema() -> Value {
                             "ca_data": {"type": "string", "description": "cluster CA, PEM or base64 of PEM"}
                         }
                     },
-                    "namespace": {"type": "string"},
+                    "namespace": {"type": "string", "description": "namespace of the workload's objects; for a k8s-namespace resource the Namespace (default <app>-<env>)"},
                     "gitops_dir": {"type": "string", "description": "absolute directory; grant file://<dir>"},
                     "profile": crate::profile::schema(),
                     "force_conflicts": {"type": "boolean", "default": false},
-                    "api_versions": {"type": "object", "additionalProperties": {"type": "string"},
-                        "description": "testing aid: apply apiVersion X as Y (stand-in custom resources)"}
+                    "rollout_timeout": {"type": ["integer", "string"], "default": "5m",
+                        "description": "how long apply waits for each Deployment's rollout (seconds, or \"90s\", \"5m\"); 0 does not wait"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"},
+                        "description": "k8s-namespace: labels of the Namespace besides Podium's"},
+                    "annotations": {"type": "object", "additionalProperties": {"type": "string"},
+                        "description": "k8s-namespace: annotations of the Namespace"},
+                    "context": {"type": "string", "description": "k8s-cluster: the kubeconfig context (default: current-context)"},
+                    "deletion_policy": {"enum": ["delete", "retain"], "default": "delete",
+                        "description": "k8s-namespace: delete the Namespace with the resource, or keep it"}
                 }
             },
             "secrets": {
@@ -181,9 +276,41 @@ pub fn schema() -> Value {
                     "ca_data": {"type": "string"},
                     "client_cert": {"type": "string"},
                     "client_key": {"type": "string"},
+                    "kubeconfig": {"type": "string", "description": "k8s-cluster: the content of a kubeconfig (YAML or JSON)"},
                     "workload_secrets": {"type": "object", "description": "plaintext of the workload's secret strings by JSON pointer (set by the pipeline)"}
                 }
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        for (value, secs) in [
+            (j!(0), Some(0)),
+            (j!(90), Some(90)),
+            (j!("90"), Some(90)),
+            (j!("90s"), Some(90)),
+            (j!("5m"), Some(300)),
+            (j!("1m30s"), Some(90)),
+            (j!("1h"), Some(3600)),
+            (j!("5 minutes"), None),
+            (j!("m"), None),
+            (j!("5x"), None),
+            (j!(""), None),
+            (j!(-1), None),
+            (j!(1.5), None),
+        ] {
+            assert_eq!(
+                parse_duration(&value),
+                secs.map(Duration::from_secs),
+                "{value}"
+            );
+        }
+    }
 }

@@ -2,8 +2,6 @@
 //! get, list by label, server-side apply, delete. Errors carry the API
 //! server's `Status` message and name the object they concern.
 
-use std::collections::BTreeMap;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use podium_driver_sdk::http::{Request, Response};
@@ -20,7 +18,6 @@ pub const FIELD_MANAGER: &str = "podium";
 pub struct Client {
     base: String,
     token: Option<String>,
-    api_versions: BTreeMap<String, String>,
     force: bool,
 }
 
@@ -73,35 +70,20 @@ impl Client {
         Ok(Client {
             base,
             token: secrets.token.clone(),
-            api_versions: values.api_versions.clone(),
             force: values.force_conflicts,
         })
     }
 
-    /// The apiVersion `kind` is served as (see `driver_values.api_versions`).
-    pub fn api_version(&self, kind: Kind) -> &str {
-        self.api_versions
-            .get(kind.api_version())
-            .map_or(kind.api_version(), String::as_str)
-    }
-
     fn collection(&self, kind: Kind, namespace: &str) -> String {
-        let version = self.api_version(kind);
-        let prefix = if version.contains('/') {
-            format!("/apis/{version}")
-        } else {
-            format!("/api/{version}")
-        };
-        format!(
-            "{}{prefix}/namespaces/{}/{}",
-            self.base,
-            encode(namespace),
-            kind.plural()
-        )
+        format!("{}{}", self.base, collection_path(kind, namespace))
     }
 
     fn item(&self, kind: Kind, namespace: &str, name: &str) -> String {
         format!("{}/{}", self.collection(kind, namespace), encode(name))
+    }
+
+    fn namespace_url(&self, name: &str) -> String {
+        format!("{}/api/v1/namespaces/{}", self.base, encode(name))
     }
 
     fn send(&self, request: Request) -> Result<Response, Error> {
@@ -120,7 +102,7 @@ impl Client {
             404 => Ok(None),
             s if (200..300).contains(&s) => response.json().map(Some),
             _ => Err(api_error(
-                "read",
+                &Op::new("read", "get", kind.resource(), Some(namespace)),
                 &object(kind, namespace, name),
                 &response,
                 &[],
@@ -138,7 +120,8 @@ impl Client {
         let response = self.send(Request::get(url))?;
         if !response.is_success() {
             let what = format!("{kind} objects with {selector} in namespace {namespace}");
-            return Err(api_error("list", &what, &response, &[]));
+            let op = Op::new("list", "list", kind.resource(), Some(namespace));
+            return Err(api_error(&op, &what, &response, &[]));
         }
         let list: Value = response.json()?;
         let mut names: Vec<String> = list["items"]
@@ -154,14 +137,28 @@ impl Client {
         Ok(names)
     }
 
-    /// Server-side apply; `true` when the object was created.
-    pub fn apply(&self, manifest: &Manifest) -> Result<bool, Error> {
-        let mut body = manifest.body.clone();
-        body["apiVersion"] = Value::String(self.api_version(manifest.kind).to_owned());
-        let mut url = format!(
-            "{}?fieldManager={FIELD_MANAGER}&fieldValidation=Strict",
-            self.item(manifest.kind, &manifest.namespace, &manifest.name)
+    /// Server-side apply.
+    pub fn apply(&self, manifest: &Manifest) -> Result<Applied, Error> {
+        let url = self.item(manifest.kind, &manifest.namespace, &manifest.name);
+        let op = Op::new(
+            "apply",
+            "patch",
+            manifest.kind.resource(),
+            Some(&manifest.namespace),
         );
+        let what = object(manifest.kind, &manifest.namespace, &manifest.name);
+        self.apply_at(&url, &manifest.body, &op, &what, &secret_data(manifest))
+    }
+
+    fn apply_at(
+        &self,
+        url: &str,
+        body: &Value,
+        op: &Op,
+        what: &str,
+        scrub: &[String],
+    ) -> Result<Applied, Error> {
+        let mut url = format!("{url}?fieldManager={FIELD_MANAGER}&fieldValidation=Strict");
         if self.force {
             url.push_str("&force=true");
         }
@@ -171,10 +168,17 @@ impl Client {
             .body(body.to_string());
         let response = self.send(request)?;
         if response.is_success() {
-            return Ok(response.status == 201);
+            return Ok(if response.status == 201 {
+                Applied::Created
+            } else {
+                Applied::Updated
+            });
         }
-        let what = object(manifest.kind, &manifest.namespace, &manifest.name);
-        Err(api_error("apply", &what, &response, &secret_data(manifest)))
+        let error = api_error(op, what, &response, scrub);
+        if response.status == 422 && error.message().contains("field is immutable") {
+            return Ok(Applied::Immutable(error.message().to_owned()));
+        }
+        Err(error)
     }
 
     /// Deletes an object; `false` if it was already gone.
@@ -183,16 +187,99 @@ impl Client {
             "{}?propagationPolicy=Background",
             self.item(kind, namespace, name)
         );
+        let op = Op::new("delete", "delete", kind.resource(), Some(namespace));
+        self.delete_at(&url, &op, &object(kind, namespace, name))
+    }
+
+    fn delete_at(&self, url: &str, op: &Op, what: &str) -> Result<bool, Error> {
         let response = self.send(Request::delete(url))?;
         match response.status {
             404 => Ok(false),
             s if (200..300).contains(&s) => Ok(true),
+            _ => Err(api_error(op, what, &response, &[])),
+        }
+    }
+
+    /// The live Namespace, or `None`.
+    pub fn get_namespace(&self, name: &str) -> Result<Option<Value>, Error> {
+        let response = self.send(Request::get(self.namespace_url(name)))?;
+        match response.status {
+            404 => Ok(None),
+            s if (200..300).contains(&s) => response.json().map(Some),
             _ => Err(api_error(
-                "delete",
-                &object(kind, namespace, name),
+                &Op::new("read", "get", "namespaces", None),
+                &format!("Namespace/{name}"),
                 &response,
                 &[],
             )),
+        }
+    }
+
+    /// Server-side apply of a Namespace; `true` when it was created.
+    pub fn apply_namespace(&self, body: &Value, name: &str) -> Result<bool, Error> {
+        let op = Op::new("apply", "patch", "namespaces", None);
+        let what = format!("Namespace/{name}");
+        match self.apply_at(&self.namespace_url(name), body, &op, &what, &[])? {
+            Applied::Created => Ok(true),
+            Applied::Updated => Ok(false),
+            Applied::Immutable(message) => Err(Error::invalid_input(message)),
+        }
+    }
+
+    /// Deletes a Namespace (the cluster then deletes everything in it);
+    /// `false` if it was already gone.
+    pub fn delete_namespace(&self, name: &str) -> Result<bool, Error> {
+        let op = Op::new("delete", "delete", "namespaces", None);
+        self.delete_at(&self.namespace_url(name), &op, &format!("Namespace/{name}"))
+    }
+}
+
+/// `/apis/apps/v1/namespaces/NS/deployments`.
+pub fn collection_path(kind: Kind, namespace: &str) -> String {
+    let version = kind.api_version();
+    let prefix = if version.contains('/') {
+        format!("/apis/{version}")
+    } else {
+        format!("/api/{version}")
+    };
+    format!(
+        "{prefix}/namespaces/{}/{}",
+        encode(namespace),
+        kind.plural()
+    )
+}
+
+/// What a server-side apply did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Created,
+    Updated,
+    /// Refused because it changes an immutable field (a Deployment's
+    /// selector, a Service's clusterIP): the server's message.
+    Immutable(String),
+}
+
+/// What a request was doing, for error messages: the driver's verb, the
+/// Kubernetes verb and resource (as RBAC names them) and the namespace.
+pub struct Op {
+    pub verb: &'static str,
+    pub k8s_verb: &'static str,
+    pub resource: String,
+    pub namespace: Option<String>,
+}
+
+impl Op {
+    pub fn new(
+        verb: &'static str,
+        k8s_verb: &'static str,
+        resource: impl Into<String>,
+        namespace: Option<&str>,
+    ) -> Op {
+        Op {
+            verb,
+            k8s_verb,
+            resource: resource.into(),
+            namespace: namespace.map(str::to_owned),
         }
     }
 }
@@ -222,7 +309,7 @@ fn secret_data(manifest: &Manifest) -> Vec<String> {
 
 /// An error answer as a driver error: the status decides the kind, the
 /// message is the server's own (`Status.message`), naming the object.
-pub fn api_error(verb: &str, what: &str, response: &Response, scrub: &[String]) -> Error {
+pub fn api_error(op: &Op, what: &str, response: &Response, scrub: &[String]) -> Error {
     let status: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     let server_message = status["message"]
         .as_str()
@@ -238,10 +325,28 @@ pub fn api_error(verb: &str, what: &str, response: &Response, scrub: &[String]) 
         });
     let reason = status["reason"].as_str().unwrap_or_default();
     let mut message = format!(
-        "Kubernetes API server refused to {verb} {what}: {} {reason}: {server_message}",
-        response.status
+        "Kubernetes API server refused to {} {what}: {} {reason}: {server_message}",
+        op.verb, response.status
     )
     .replace(" : ", ": ");
+    if response.status == 409 && op.k8s_verb == "patch" && server_message.contains("conflict") {
+        message.push_str(
+            " (another field manager owns these fields: agree on the value, leave the field to it \
+             (profile replicas: null for kubectl scale or an autoscaler), or set force_conflicts: true \
+             to take the fields over)",
+        );
+    }
+    if response.status == 403 {
+        // RBAC: say what the credentials lack, in the terms a Role uses.
+        let scope = match &op.namespace {
+            Some(ns) => format!("in namespace {ns}"),
+            None => "at cluster scope".to_owned(),
+        };
+        message.push_str(&format!(
+            " (the cluster credentials may not {} {} {scope}; grant it with a Role/RoleBinding or ClusterRole)",
+            op.k8s_verb, op.resource
+        ));
+    }
     for secret in scrub {
         message = message.replace(secret.as_str(), "<redacted>");
     }
@@ -297,8 +402,9 @@ mod tests {
     #[test]
     fn status_messages_reach_the_user() {
         let conflict = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Apply failed with 1 conflict: conflict with \"other\": .spec.replicas","reason":"Conflict","code":409}"#;
+        let op = Op::new("apply", "patch", "deployments.apps", Some("shop-dev"));
         let e = api_error(
-            "apply",
+            &op,
             "Deployment/hello in namespace shop-dev",
             &response(409, conflict),
             &[],
@@ -306,7 +412,7 @@ mod tests {
         assert_eq!(e.kind(), "conflict");
         assert_eq!(
             e.message(),
-            "Kubernetes API server refused to apply Deployment/hello in namespace shop-dev: 409 Conflict: Apply failed with 1 conflict: conflict with \"other\": .spec.replicas"
+            "Kubernetes API server refused to apply Deployment/hello in namespace shop-dev: 409 Conflict: Apply failed with 1 conflict: conflict with \"other\": .spec.replicas (another field manager owns these fields: agree on the value, leave the field to it (profile replicas: null for kubectl scale or an autoscaler), or set force_conflicts: true to take the fields over)"
         );
         for (status, kind) in [
             (401, "denied"),
@@ -316,20 +422,29 @@ mod tests {
             (503, "unavailable"),
         ] {
             assert_eq!(
-                api_error("x", "y", &response(status, "{}"), &[]).kind(),
+                api_error(&op, "y", &response(status, "{}"), &[]).kind(),
                 kind,
                 "{status}"
             );
         }
         let e = api_error(
-            "apply",
+            &op,
             "Secret/s",
             &response(422, r#"{"message":"bad value \"c2VjcmV0\""}"#),
             &["c2VjcmV0".into()],
         );
         assert!(!e.message().contains("c2VjcmV0"), "{e}");
-        let e = api_error("get", "x", &response(502, "upstream down"), &[]);
+        let e = api_error(&op, "x", &response(502, "upstream down"), &[]);
         assert!(e.message().ends_with("502: upstream down"), "{e}");
+        let forbidden = r#"{"kind":"Status","message":"deployments.apps \"hello\" is forbidden: User \"ci\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"shop-dev\"","reason":"Forbidden","code":403}"#;
+        let e = api_error(&op, "Deployment/hello", &response(403, forbidden), &[]);
+        assert_eq!(e.kind(), "denied");
+        assert!(
+            e.message().ends_with(
+                "(the cluster credentials may not patch deployments.apps in namespace shop-dev; grant it with a Role/RoleBinding or ClusterRole)"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -346,12 +461,11 @@ mod tests {
         let client = Client {
             base: "https://k:6443".into(),
             token: None,
-            api_versions: [("apps/v1".to_owned(), "apps.test.podium.dev/v1".to_owned())].into(),
             force: false,
         };
         assert_eq!(
             client.item(Kind::Deployment, "ns", "hello"),
-            "https://k:6443/apis/apps.test.podium.dev/v1/namespaces/ns/deployments/hello"
+            "https://k:6443/apis/apps/v1/namespaces/ns/deployments/hello"
         );
         assert_eq!(
             client.item(Kind::Service, "ns", "hello"),

@@ -8,9 +8,18 @@
 //!   The workload has its images filled in and its placeholders resolved;
 //!   every string that held a secret output is `{"$secret": "<JSON pointer>"}`.
 //! - `driver_values`: see [`inputs::Values`] (`mode`, `cluster.url`,
-//!   `namespace`, `gitops_dir`, `profile`, `force_conflicts`).
+//!   `namespace`, `gitops_dir`, `profile`, `force_conflicts`,
+//!   `rollout_timeout`; for `k8s-namespace`: `labels`, `annotations`,
+//!   `deletion_policy`; for `k8s-cluster`: `context`).
 //! - `driver_secrets`: `token`, `ca_data`, `client_cert`, `client_key` for the
-//!   API server, and `workload_secrets` (pointer → plaintext) from the pipeline.
+//!   API server, and `workload_secrets` (pointer → plaintext) from the pipeline;
+//!   `kubeconfig` for a `k8s-cluster` resource.
+//!
+//! # Resource types
+//!
+//! `workload` (below), `k8s-namespace` (the env's Namespace, see
+//! [`namespace`]) and `k8s-cluster` (a kubeconfig read into the cluster
+//! outputs, see [`cluster`]).
 //!
 //! # Rendering
 //!
@@ -25,7 +34,9 @@
 //!
 //! - `apply`: server-side apply of each object (`PATCH`,
 //!   `application/apply-patch+yaml`, `fieldManager=podium`), then prune:
-//!   objects with the owner label that were not rendered are deleted.
+//!   objects with the owner label that were not rendered are deleted; a
+//!   change of an immutable field re-creates the object; then each
+//!   Deployment's (StatefulSet's) rollout is awaited (see [`rollout`]).
 //!   `delete` deletes every object with the owner label. `plan` only reads.
 //!   Grant: the cluster URL (e.g. `https://10.0.0.1:6443`).
 //! - `gitops`: one YAML file per object in `<gitops_dir>/<app>/<env>/`,
@@ -34,14 +45,17 @@
 //! Outputs: values `name` (the Deployment) and `namespace`; state: the
 //! objects applied or written (no content).
 
+pub mod cluster;
 pub mod gitops;
 pub mod inputs;
 pub mod kube;
 pub mod manifest;
 pub mod names;
+pub mod namespace;
 pub mod profile;
 pub mod quantity;
 pub mod render;
+pub mod rollout;
 pub mod workload;
 pub mod yaml;
 
@@ -64,11 +78,17 @@ impl Driver for Kubernetes {
 
     fn info() -> Info {
         Info::new("podium/kubernetes", env!("CARGO_PKG_VERSION"))
-            .resource_types(["workload"])
+            .resource_types(["workload", NAMESPACE_TYPE, CLUSTER_TYPE])
             .inputs_schema(inputs::schema().to_string())
     }
 
     fn plan(req: Request<Self>) -> Result<Plan, Error> {
+        if req.context.res_type == NAMESPACE_TYPE {
+            return namespace::plan(&req);
+        }
+        if req.context.res_type == CLUSTER_TYPE {
+            return cluster::plan(&req);
+        }
         let prepared = prepare(&req)?;
         let changes = match req.driver_values.mode {
             Mode::Apply => apply::plan(&req, &prepared)?,
@@ -78,6 +98,12 @@ impl Driver for Kubernetes {
     }
 
     fn apply(req: Request<Self>) -> Result<Outputs<State>, Error> {
+        if req.context.res_type == NAMESPACE_TYPE {
+            return namespace::apply(&req);
+        }
+        if req.context.res_type == CLUSTER_TYPE {
+            return cluster::apply(&req);
+        }
         let prepared = prepare(&req)?;
         let state = match req.driver_values.mode {
             Mode::Apply => apply::apply(&req, &prepared)?,
@@ -90,7 +116,14 @@ impl Driver for Kubernetes {
     }
 
     fn delete(req: Request<Self>) -> Result<(), Error> {
-        let target = target(&req);
+        if req.context.res_type == NAMESPACE_TYPE {
+            return namespace::delete(&req);
+        }
+        if req.context.res_type == CLUSTER_TYPE {
+            // Describes a cluster; nothing to remove.
+            return Ok(());
+        }
+        let target = target(&req)?;
         match req.driver_values.mode {
             Mode::Apply => apply::delete(&req, &target),
             Mode::Gitops => gitops::delete(&req, &target),
@@ -107,14 +140,26 @@ pub struct Prepared {
     pub objects: Vec<Manifest>,
 }
 
+/// The resource type whose resources describe a cluster from a kubeconfig
+/// (see [`cluster`]).
+pub const CLUSTER_TYPE: &str = "k8s-cluster";
+
+/// The resource type whose resources are Namespaces (see [`namespace`]).
+pub const NAMESPACE_TYPE: &str = "k8s-namespace";
+
 /// Where this request's objects go.
-fn target(req: &Request<Kubernetes>) -> Target {
-    Target {
+fn target(req: &Request<Kubernetes>) -> Result<Target, Error> {
+    if req.driver_values.namespace.trim().is_empty() {
+        return Err(Error::invalid_input(
+            "driver_values.namespace is required for a workload (e.g. \"${resources.k8s-namespace.outputs.namespace}\")",
+        ));
+    }
+    Ok(Target {
         app: req.context.app_id.clone(),
         env: req.context.env_id.clone(),
         namespace: req.driver_values.namespace.clone(),
         owner: inputs::owner(&req.context),
-    }
+    })
 }
 
 /// Decodes the workload and the profile and renders every object.
@@ -125,7 +170,7 @@ pub fn prepare(req: &Request<Kubernetes>) -> Result<Prepared, Error> {
         ("params.profile", req.params.profile.as_ref()),
     ])?;
     let secrets = req.driver_secrets.workload_secret_strings();
-    let target = target(req);
+    let target = target(req)?;
     let objects = render::render(&render::Input {
         workload: &workload,
         profile: &profile,
@@ -239,11 +284,14 @@ mod tests {
     #[test]
     fn info_describes_the_inputs() {
         let info = Kubernetes::info();
-        assert_eq!(info.resource_types, ["workload"]);
+        assert_eq!(
+            info.resource_types,
+            ["workload", "k8s-namespace", "k8s-cluster"]
+        );
         let schema: serde_json::Value = serde_json::from_str(&info.inputs_schema).unwrap();
         assert_eq!(
-            schema["properties"]["values"]["required"],
-            serde_json::json!(["namespace"])
+            schema["properties"]["values"]["properties"]["deletion_policy"]["enum"],
+            serde_json::json!(["delete", "retain"])
         );
     }
 }

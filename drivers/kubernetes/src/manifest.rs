@@ -35,14 +35,16 @@ pub enum Kind {
     ConfigMap,
     Secret,
     Deployment,
+    StatefulSet,
     Service,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::ConfigMap,
         Kind::Secret,
         Kind::Deployment,
+        Kind::StatefulSet,
         Kind::Service,
     ];
 
@@ -51,6 +53,7 @@ impl Kind {
             Kind::ConfigMap => "ConfigMap",
             Kind::Secret => "Secret",
             Kind::Deployment => "Deployment",
+            Kind::StatefulSet => "StatefulSet",
             Kind::Service => "Service",
         }
     }
@@ -62,8 +65,16 @@ impl Kind {
     /// The `apiVersion` of the real kind.
     pub fn api_version(self) -> &'static str {
         match self {
-            Kind::Deployment => "apps/v1",
+            Kind::Deployment | Kind::StatefulSet => "apps/v1",
             _ => "v1",
+        }
+    }
+
+    /// The resource as RBAC names it (`deployments.apps`, `configmaps`).
+    pub fn resource(self) -> String {
+        match self.api_version().split_once('/') {
+            Some((group, _)) => format!("{}.{group}", self.plural()),
+            None => self.plural().to_owned(),
         }
     }
 
@@ -73,6 +84,7 @@ impl Kind {
             Kind::ConfigMap => "configmaps",
             Kind::Secret => "secrets",
             Kind::Deployment => "deployments",
+            Kind::StatefulSet => "statefulsets",
             Kind::Service => "services",
         }
     }

@@ -62,6 +62,39 @@ pub struct Profile {
     pub revision_history_limit: Option<u32>,
     #[serde(default)]
     pub termination_grace_period_seconds: Option<u32>,
+    /// The per-replica claims of a StatefulSet (one per Score volume backed
+    /// by a PersistentVolumeClaim).
+    #[serde(default)]
+    pub volume_claims: VolumeClaims,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeClaims {
+    #[serde(default = "default_storage")]
+    pub storage: String,
+    #[serde(default)]
+    pub storage_class_name: Option<String>,
+    #[serde(default = "default_access_modes")]
+    pub access_modes: Vec<String>,
+}
+
+impl Default for VolumeClaims {
+    fn default() -> Self {
+        VolumeClaims {
+            storage: default_storage(),
+            storage_class_name: None,
+            access_modes: default_access_modes(),
+        }
+    }
+}
+
+fn default_storage() -> String {
+    "1Gi".to_owned()
+}
+
+fn default_access_modes() -> Vec<String> {
+    vec!["ReadWriteOnce".to_owned()]
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -183,7 +216,14 @@ pub fn schema() -> Value {
             "node_selector": strings,
             "tolerations": {"type": "array", "items": {"type": "object"}},
             "revision_history_limit": {"type": ["integer", "null"], "minimum": 0},
-            "termination_grace_period_seconds": {"type": ["integer", "null"], "minimum": 0}
+            "termination_grace_period_seconds": {"type": ["integer", "null"], "minimum": 0},
+            "volume_claims": {"type": "object", "additionalProperties": false,
+                "description": "StatefulSets (workload annotation k8s.score.dev/kind: StatefulSet): the claim template of each Score volume backed by a PersistentVolumeClaim",
+                "properties": {
+                    "storage": {"type": "string", "default": "1Gi"},
+                    "storage_class_name": {"type": ["string", "null"]},
+                    "access_modes": {"type": "array", "items": {"type": "string"}, "default": ["ReadWriteOnce"]}
+                }}
         }
     })
 }

@@ -7,13 +7,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use podium_pipeline::{Config, Pipeline, Registry};
-use podium_runtime::{Runtime, RuntimeConfig};
+use podium_runtime::{Limits, Runtime, RuntimeConfig};
 use podium_store::{Repo, RepoError, SledStore, StoreError, WriteSet};
 
 use crate::{auth, secret_key};
 use serde::Serialize;
 
 use crate::defaults;
+
+/// The wall-clock deadline of one driver call: longer than the Kubernetes
+/// driver's default rollout wait (`rollout_timeout`, 5 minutes), which is
+/// part of its `apply`.
+pub const CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(360);
 
 /// A driver the service can use, as the API lists it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -108,6 +113,10 @@ impl Service {
         }
         let runtime = Arc::new(Runtime::new(RuntimeConfig {
             cache_dir: Some(data_dir.join("cache").join("drivers")),
+            limits: Limits {
+                deadline: CALL_DEADLINE,
+                ..Limits::default()
+            },
             ..RuntimeConfig::default()
         })?);
         let registry = Arc::new(Registry::default());

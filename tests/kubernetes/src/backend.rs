@@ -1,5 +1,6 @@
 //! The Kubernetes API server of the apply tests: `scripts/backends/kube.sh`
-//! (apiextensions-apiserver + etcd on loopback, client-certificate auth),
+//! (kube-apiserver + kube-controller-manager v1.20.2 + etcd on loopback,
+//! client-certificate and token auth, RBAC),
 //! started once per test process. `start` is idempotent, so test binaries
 //! share one server.
 
@@ -23,6 +24,11 @@ pub struct Kube {
     pub cert_pem: String,
     /// PEM client key.
     pub key_pem: String,
+    /// Bearer token of the same admin identity.
+    pub token: String,
+    /// Bearer token of `podium-restricted`, a user without any permission
+    /// until a test binds one with RBAC.
+    pub restricted_token: String,
     files: BTreeMap<String, String>,
 }
 
@@ -61,15 +67,11 @@ pub fn kube() -> &'static Kube {
             ca_pem: read("PODIUM_KUBE_CA"),
             cert_pem: read("PODIUM_KUBE_CERT"),
             key_pem: read("PODIUM_KUBE_KEY"),
+            token: read("PODIUM_KUBE_TOKEN").trim().to_owned(),
+            restricted_token: read("PODIUM_KUBE_RESTRICTED_TOKEN").trim().to_owned(),
             files: vars,
         }
     })
-}
-
-/// `driver_values.api_versions` that apply the rendered kinds as the
-/// stand-in custom resources of `fixtures/standin-crds.json`.
-pub fn standin_api_versions() -> Value {
-    json!({"apps/v1": "apps.test.podium.dev/v1", "v1": "core.test.podium.dev/v1"})
 }
 
 impl Kube {
@@ -116,55 +118,63 @@ impl Kube {
         )
     }
 
-    /// Installs the stand-in CRDs (once) and waits until they are served.
-    pub fn install_standin_crds(&self) {
-        static DONE: OnceLock<()> = OnceLock::new();
-        DONE.get_or_init(|| {
-            let path = repo_root().join("tests/kubernetes/fixtures/standin-crds.json");
-            let crds: Vec<Value> =
-                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-            let base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
-            for crd in &crds {
-                let (code, body) = self.request("POST", base, "application/json", &crd.to_string());
-                assert!(code == 201 || code == 409, "creating a CRD: {code} {body}");
-            }
-            let deadline = Instant::now() + Duration::from_secs(30);
-            for crd in &crds {
-                let name = crd["metadata"]["name"].as_str().unwrap();
-                loop {
-                    let (_, body) = self.get(&format!("{base}/{name}"));
-                    let established = body["status"]["conditions"].as_array().is_some_and(|c| {
-                        c.iter()
-                            .any(|c| c["type"] == "Established" && c["status"] == "True")
-                    });
-                    if established {
-                        break;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "CRD {name} not established: {body}"
-                    );
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-            // Established CRDs take a moment to be served ("storage is
-            // (re)initializing"): wait until each can be listed.
-            for crd in &crds {
-                let group = crd["spec"]["group"].as_str().unwrap();
-                let plural = crd["spec"]["names"]["plural"].as_str().unwrap();
-                let list = format!("/apis/{group}/v1/{plural}");
-                loop {
-                    let (code, body) = self.get(&list);
-                    if code == 200 {
-                        break;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "{list} not served: {code} {body}"
-                    );
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-        });
+    /// The API path of an object (or, with an empty name, of its collection).
+    pub fn path(namespace: &str, kind: &str, name: &str) -> String {
+        let (prefix, plural) = match kind {
+            "Deployment" => ("/apis/apps/v1", "deployments"),
+            "StatefulSet" => ("/apis/apps/v1", "statefulsets"),
+            "ReplicaSet" => ("/apis/apps/v1", "replicasets"),
+            "Service" => ("/api/v1", "services"),
+            "ConfigMap" => ("/api/v1", "configmaps"),
+            "PersistentVolumeClaim" => ("/api/v1", "persistentvolumeclaims"),
+            "Secret" => ("/api/v1", "secrets"),
+            other => panic!("no path for kind {other}"),
+        };
+        let base = format!("{prefix}/namespaces/{namespace}/{plural}");
+        if name.is_empty() {
+            base
+        } else {
+            format!("{base}/{name}")
+        }
+    }
+
+    /// Creates a namespace (from outside Podium); an existing one is fine.
+    pub fn create_namespace(&self, name: &str, labels: &Value) {
+        let body = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": labels}});
+        let (code, body) = self.request(
+            "POST",
+            "/api/v1/namespaces",
+            "application/json",
+            &body.to_string(),
+        );
+        assert!(
+            code == 201 || code == 409,
+            "creating namespace {name}: {code} {body}"
+        );
+    }
+
+    /// `kubectl ARGS` (Debian's kubectl 1.20, admin identity): exit status
+    /// and standard output (standard error appended on failure).
+    pub fn kubectl(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(&self.files["PODIUM_KUBECTL"])
+            .args(["--kubeconfig", &self.files["PODIUM_KUBECONFIG"]])
+            .args(args)
+            .output()
+            .expect("kubectl");
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+        }
+        (out.status.success(), text)
+    }
+
+    /// Waits (up to `secs`) until `check` holds, polling every 100 ms.
+    pub fn eventually(&self, secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 fn is_label(s: &str) -> bool {
     !s.is_empty()
@@ -126,7 +126,7 @@ pub fn check(objects: &[Value]) -> Vec<String> {
                 }
                 data.insert((kind.to_owned(), name.to_owned()), keys);
             }
-            "Deployment" => deployments.push(o),
+            "Deployment" | "StatefulSet" => deployments.push(o),
             "Service" => services.push(o),
             other => p(format!("unexpected kind {other}")),
         }
@@ -154,7 +154,20 @@ pub fn check(objects: &[Value]) -> Vec<String> {
                 }
             }
         }
-        check_pod(&id(d), &d["spec"]["template"]["spec"], &data, &mut p);
+        // A StatefulSet's claim templates are volumes of its pods.
+        let mut pod = d["spec"]["template"]["spec"].clone();
+        for t in d["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let name = t["metadata"]["name"].clone();
+            match pod["volumes"].as_array_mut() {
+                Some(volumes) => volumes.push(json!({ "name": name })),
+                None => pod["volumes"] = json!([{ "name": name }]),
+            }
+        }
+        check_pod(&id(d), &pod, &data, &mut p);
     }
 
     for s in &services {

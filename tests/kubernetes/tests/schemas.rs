@@ -130,6 +130,34 @@ fn every_rendered_manifest_is_valid_kubernetes() {
         objects.extend(bodies.into_iter().map(|b| (source.clone(), b)));
     }
 
+    // The quick-start workload as a StatefulSet with a claim per replica.
+    let mut stateful = pipeline::prepare(&root.join("examples/hello/score.yaml")).unwrap();
+    stateful.workload["metadata"]["annotations"] = json!({"k8s.score.dev/kind": "StatefulSet"});
+    stateful.workload["containers"]["web"]["volumes"] =
+        json!({"/var/lib/hello": {"source": "hello-data"}});
+    let manifests = render_prepared(&stateful).unwrap();
+    let bodies: Vec<Value> = manifests.iter().map(|m| m.body.clone()).collect();
+    assert!(bodies.iter().any(|b| b["kind"] == "StatefulSet"));
+    for problem in checks::check(&bodies) {
+        problems.push(format!("StatefulSet: {problem}"));
+    }
+    objects.extend(bodies.into_iter().map(|b| ("StatefulSet".to_owned(), b)));
+
+    // The env's Namespace (k8s-namespace resources) too.
+    let labels = BTreeMap::from([("team".to_owned(), "shop".to_owned())]);
+    let annotations = BTreeMap::from([("owner".to_owned(), "platform@example.com".to_owned())]);
+    objects.push((
+        "k8s-namespace".to_owned(),
+        podium_driver_kubernetes::namespace::manifest(
+            "shop",
+            "dev",
+            "shop-dev",
+            &labels,
+            &annotations,
+        )
+        .unwrap(),
+    ));
+
     let (checked, violations) = schemas::check(&objects, &VERSIONS);
     eprintln!(
         "{} Score files: {rendered} rendered ({with_secrets} with secret values) into {checked} objects, validated for Kubernetes {}; {} rejected by the driver",

@@ -4,7 +4,8 @@
 //!
 //! | Object | When | Name |
 //! |---|---|---|
-//! | `Deployment` | always | the workload name |
+//! | `Deployment` | unless the workload asks for a StatefulSet | the workload name |
+//! | `StatefulSet` | annotation `k8s.score.dev/kind: StatefulSet` (claim templates from PVC-backed volumes) | the workload name |
 //! | `Service` | the workload has `service.ports` | the workload name (DNS-1035) |
 //! | `ConfigMap` | a container has plain files | `<workload>-<container>-files-<hash>` |
 //! | `Secret` | a container has files with secret content | `<workload>-<container>-secret-files-<hash>` |

@@ -121,8 +121,12 @@ pub(super) fn deployment(
             "spec": spec,
         }),
     );
+    let kind = workload_kind(w)?;
+    if kind == Kind::StatefulSet {
+        stateful(input, &mut deployment_spec)?;
+    }
     let mut manifest = object(
-        Kind::Deployment,
+        kind,
         w.metadata.name.clone(),
         input,
         meta,
@@ -138,6 +142,100 @@ pub(super) fn deployment(
         }
     }
     Ok(manifest)
+}
+
+/// The workload annotation that picks the kind, as score-k8s reads it.
+pub const KIND_ANNOTATION: &str = "k8s.score.dev/kind";
+
+/// `Deployment` (default) or `StatefulSet`, from [`KIND_ANNOTATION`].
+fn workload_kind(w: &crate::workload::Workload) -> Result<Kind, Error> {
+    let Some(value) = w.metadata.annotations.get(KIND_ANNOTATION) else {
+        return Ok(Kind::Deployment);
+    };
+    match plain(value, &format!("metadata.annotations.{KIND_ANNOTATION}"))? {
+        "Deployment" => Ok(Kind::Deployment),
+        "StatefulSet" => Ok(Kind::StatefulSet),
+        other => Err(Error::invalid_input(format!(
+            "metadata.annotations.{KIND_ANNOTATION}: {other:?} is not Deployment or StatefulSet"
+        ))),
+    }
+}
+
+/// Turns a Deployment spec into a StatefulSet's: `serviceName` (the
+/// workload's Service), and every volume backed by a PersistentVolumeClaim
+/// becomes a per-replica claim template of the same name (size and class
+/// from the profile's `volume_claims`).
+fn stateful(input: &Input<'_>, spec: &mut Map<String, Value>) -> Result<(), Error> {
+    spec.insert(
+        "serviceName".into(),
+        json!(names::dns1035_label(
+            &input.workload.metadata.name,
+            names::LABEL_MAX
+        )),
+    );
+    let claims = &input.profile.volume_claims;
+    let Some(pod) = spec
+        .get_mut("template")
+        .and_then(|t| t.get_mut("spec"))
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(());
+    };
+    let mut renamed = BTreeMap::new();
+    if let Some(Value::Array(volumes)) = pod.get_mut("volumes") {
+        volumes.retain(|v| {
+            let (Some(volume), Some(claim)) = (
+                v["name"].as_str(),
+                v["persistentVolumeClaim"]["claimName"].as_str(),
+            ) else {
+                return true;
+            };
+            // The template's name is the pods' volume name: a DNS label.
+            renamed.insert(volume.to_owned(), names::dns_label(claim, names::LABEL_MAX));
+            false
+        });
+        if volumes.is_empty() {
+            pod.remove("volumes");
+        }
+    }
+    if renamed.is_empty() {
+        return Ok(());
+    }
+    for list in ["containers", "initContainers"] {
+        for container in pod
+            .get_mut(list)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            for mount in container
+                .get_mut("volumeMounts")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(claim) = mount["name"].as_str().and_then(|n| renamed.get(n)) {
+                    mount["name"] = json!(claim);
+                }
+            }
+        }
+    }
+    let claim_names: BTreeSet<&String> = renamed.values().collect();
+    let templates: Vec<Value> = claim_names
+        .into_iter()
+        .map(|claim| {
+            let mut claim_spec = json!({
+                "accessModes": claims.access_modes,
+                "resources": {"requests": {"storage": claims.storage}},
+            });
+            if let Some(class) = &claims.storage_class_name {
+                claim_spec["storageClassName"] = json!(class);
+            }
+            json!({"metadata": {"name": claim}, "spec": claim_spec})
+        })
+        .collect();
+    spec.insert("volumeClaimTemplates".into(), json!(templates));
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

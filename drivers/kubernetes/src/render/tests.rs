@@ -405,3 +405,40 @@ fn names_are_always_valid() {
     let s = find(&objects, Kind::Service, "");
     assert!(crate::names::is_dns1035_label(&s.name), "{}", s.name);
 }
+
+#[test]
+fn a_statefulset_when_the_workload_asks_with_claims_from_its_volumes() {
+    let mut w = hello();
+    w["metadata"]["annotations"]["k8s.score.dev/kind"] = json!("StatefulSet");
+    w["containers"]["web"]["volumes"] = json!({
+        "/var/lib/hello": {"source": "hello-data"},
+        "/tmp/scratch": {"source": {"emptyDir": {}}}
+    });
+    let objects = render_with(&w, Some(&json!({"volume_claims": {"storage": "5Gi"}}))).unwrap();
+    assert!(!objects.iter().any(|o| o.kind == Kind::Deployment));
+    let sts = objects
+        .iter()
+        .find(|o| o.kind == Kind::StatefulSet)
+        .unwrap();
+    let spec = &sts.body["spec"];
+    assert_eq!(sts.body["apiVersion"], "apps/v1");
+    assert_eq!(spec["serviceName"], "hello");
+    assert_eq!(
+        spec["volumeClaimTemplates"],
+        json!([{"metadata": {"name": "hello-data"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}}}])
+    );
+    let pod = &spec["template"]["spec"];
+    let volumes = pod["volumes"].to_string();
+    assert!(!volumes.contains("persistentVolumeClaim"), "{volumes}");
+    assert!(volumes.contains("emptyDir"), "{volumes}");
+    let mounts = pod["containers"][0]["volumeMounts"].as_array().unwrap();
+    assert!(
+        mounts.contains(&json!({"name": "hello-data", "mountPath": "/var/lib/hello"})),
+        "{mounts:?}"
+    );
+
+    w["metadata"]["annotations"]["k8s.score.dev/kind"] = json!("DaemonSet");
+    let e = render_with(&w, None).unwrap_err();
+    assert!(e.message().contains("not Deployment or StatefulSet"), "{e}");
+}
