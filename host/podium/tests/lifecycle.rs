@@ -231,6 +231,28 @@ fn the_cli_clones_promotes_and_deletes() {
     let (_, prod) = s.get("/api/v1/apps/shop/envs/prod/deploys");
     let last = prod.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["set_id"], d["set_id"], "{last}");
+    // Drop a workload without a Score file: it and its private resources go.
+    let worker = json!({"workloads": [{
+        "apiVersion": "score.dev/v1b1",
+        "metadata": {"name": "worker"},
+        "containers": {"main": {"image": "worker:1"}},
+        "resources": {"queue": {"type": "dns"}}
+    }]});
+    assert_eq!(deploy(&s, "dev", &worker)["status"], "succeeded");
+    assert_eq!(active(&s, "dev").len(), 7);
+    let o = s.cli(&[
+        "deploy",
+        "--app",
+        "shop",
+        "--env",
+        "dev",
+        "--drop-workload",
+        "worker",
+        "--wait",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(active(&s, "dev").len(), 5, "worker and its queue deleted");
+
     let o = s.cli(&["delete", "env", "pr-7", "--app", "shop", "--wait"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(

@@ -199,9 +199,41 @@ fn schemathesis_finds_no_server_errors() {
             tail.join("\n")
         );
     }
-    // The server is still up and the seeded data is intact.
+    // The server is still up and the seeded environment is intact, unless
+    // the run deleted it on purpose (stateful links may follow `PUT
+    // /apps/shop` with `DELETE /apps/shop`, which tears its environments
+    // down): then that deletion is in the audit log.
     let (status, _) = call(&s, "GET", "/api/v1/apps/shop/envs/dev", "", b"");
-    assert_eq!(status, 200);
+    if status != 200 {
+        assert_eq!(status, 404);
+        let mut entries = Vec::new();
+        let mut after = 0;
+        loop {
+            let (st, page) = call(
+                &s,
+                "GET",
+                &format!("/api/v1/audit?after={after}&limit=1000"),
+                "",
+                b"",
+            );
+            assert_eq!(st, 200, "{page}");
+            let list = page["entries"].as_array().cloned().unwrap_or_default();
+            let Some(next) = page["next_after"].as_u64() else {
+                break;
+            };
+            entries.extend(list);
+            after = next;
+        }
+        let deleted = entries.iter().any(|a| {
+            a["method"] == "DELETE"
+                && matches!(
+                    a["path"].as_str(),
+                    Some("/api/v1/apps/shop" | "/api/v1/apps/shop/envs/dev")
+                )
+                && a["status"].as_u64().is_some_and(|s| s < 300)
+        });
+        assert!(deleted, "shop/dev is gone without an audited DELETE");
+    }
 }
 
 /// Found by the delta property tests (not reachable by schemathesis, whose

@@ -37,12 +37,25 @@ pub struct ApplyArgs {
 pub struct DeployArgs {
     /// Score files (one workload each); `-` reads one from standard input
     /// (its `files[].source` paths are relative to the current directory).
-    #[arg(short = 'f', long = "file", required = true)]
+    #[arg(
+        short = 'f',
+        long = "file",
+        required_unless_present = "drop_workloads",
+        conflicts_with = "drop_workloads"
+    )]
     files: Vec<PathBuf>,
     #[arg(long)]
     app: String,
     #[arg(long)]
     env: String,
+    /// Remove this workload (and its private resources) from the env's set,
+    /// without a Score file. Repeatable.
+    #[arg(long = "drop-workload")]
+    drop_workloads: Vec<String>,
+    /// Deploy: an ephemeral environment expires no sooner than this long
+    /// from now (`24h`).
+    #[arg(long)]
+    extend_ttl: Option<String>,
     /// Image for `.` containers: `IMG` for all, or `WORKLOAD.CONTAINER=IMG`
     /// / `CONTAINER=IMG`. Repeatable.
     #[arg(long = "image")]
@@ -730,12 +743,28 @@ fn inline_file_sources(score: &std::path::Path, workload: &mut Value) -> anyhow:
 
 pub fn deploy(a: DeployArgs) -> anyhow::Result<ExitCode> {
     let c = client(&a.server);
-    let body = deploy_body(&a.files, &a.images, &a.comment)?;
+    let body = request_body(&a)?;
+    let query = match &a.extend_ttl {
+        Some(t) => format!("?extend_ttl={}", query_value(t)),
+        None => String::new(),
+    };
     let r = c.post_json(
-        &format!("/api/v1/apps/{}/envs/{}/deploys", a.app, a.env),
+        &format!("/api/v1/apps/{}/envs/{}/deploys{query}", a.app, a.env),
         &body,
     )?;
     finish_deploy(&c, &r.body, a.wait)
+}
+
+/// The body of a deploy or plan: Score files, or workloads to drop.
+fn request_body(a: &DeployArgs) -> anyhow::Result<Value> {
+    if a.drop_workloads.is_empty() {
+        return deploy_body(&a.files, &a.images, &a.comment);
+    }
+    let mut body = json!({"delta": {"modules": {"remove": a.drop_workloads}}});
+    if let Some(c) = &a.comment {
+        body["comment"] = json!(c);
+    }
+    Ok(body)
 }
 
 pub(super) fn finish_deploy(c: &Client, accepted: &Value, wait: bool) -> anyhow::Result<ExitCode> {
@@ -799,7 +828,7 @@ fn progress_line(e: &Value) {
 
 pub fn plan(a: DeployArgs) -> anyhow::Result<ExitCode> {
     let c = client(&a.server);
-    let body = deploy_body(&a.files, &a.images, &a.comment)?;
+    let body = request_body(&a)?;
     let r = c.post_json(
         &format!("/api/v1/apps/{}/envs/{}/plan", a.app, a.env),
         &body,
