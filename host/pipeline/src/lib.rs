@@ -79,6 +79,25 @@ pub struct Submit {
     pub audit: Option<AuditRecord>,
 }
 
+impl Submit {
+    /// The teardown of `app/env`: the empty set, every resource deleted,
+    /// then the environment removed.
+    pub fn teardown(app: &str, env: &str, comment: String, who: String) -> Submit {
+        Submit {
+            app: app.to_owned(),
+            env: env.to_owned(),
+            request: DeployRequest {
+                teardown: true,
+                ..DeployRequest::default()
+            },
+            trigger: Trigger::Teardown,
+            comment,
+            who,
+            audit: None,
+        }
+    }
+}
+
 pub(crate) struct Inner {
     pub repo: Repo,
     pub runtime: Arc<Runtime>,
@@ -285,18 +304,12 @@ impl Pipeline {
             }
             let at = state.expires_at.map(|t| t.to_string()).unwrap_or_default();
             let dep = self
-                .submit(Submit {
-                    app: app.clone(),
-                    env: env.clone(),
-                    request: DeployRequest {
-                        teardown: true,
-                        ..DeployRequest::default()
-                    },
-                    trigger: Trigger::Teardown,
-                    comment: format!("expired at {at}"),
-                    who: "podium (environment expiry)".into(),
-                    audit: None,
-                })
+                .submit(Submit::teardown(
+                    &app,
+                    &env,
+                    format!("expired at {at}"),
+                    "podium (environment expiry)".into(),
+                ))
                 .await?;
             tracing::info!(app, env, deploy = %dep.id, "EnvironmentExpired");
             queued.push(dep);

@@ -259,12 +259,15 @@ fn a_fresh_env_deploys_into_a_namespace_podium_creates() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The env's teardown (nothing left to delete) removes it.
     let (st, _, body) = s.send(
         "DELETE",
-        &format!("/api/v1/apps/{app}/envs/dev"),
+        &format!("/api/v1/apps/{app}/envs/dev?wait=true"),
         "application/json",
         b"",
     );
-    assert_eq!(st, 204, "{body}");
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["status"], "succeeded", "{body}");
+    assert_eq!(s.get(&format!("/api/v1/apps/{app}/envs/dev")).0, 404);
     s.stop();
 }

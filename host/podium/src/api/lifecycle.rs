@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use podium_pipeline::Submit;
-use podium_store::{DeployRequest, EnvRecord, EnvState, Role, Timestamp, Trigger, WriteSet};
+use podium_store::{EnvRecord, EnvState, Role, Timestamp, WriteSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -68,24 +68,13 @@ pub async fn delete_env(
     if q.force {
         return force_delete(&s, &me, &audit, &app, &env).await;
     }
-    let dep = submit_audited(
-        &s,
-        &audit,
-        Submit {
-            app: app.clone(),
-            env: env.clone(),
-            request: DeployRequest {
-                teardown: true,
-                ..DeployRequest::default()
-            },
-            trigger: Trigger::Teardown,
-            comment: format!("delete environment {app}/{env}"),
-            who: me.actor(),
-            audit: None,
-        },
-        q.wait,
-    )
-    .await?;
+    let submit = Submit::teardown(
+        &app,
+        &env,
+        format!("delete environment {app}/{env}"),
+        me.actor(),
+    );
+    let dep = submit_audited(&s, &audit, submit, q.wait).await?;
     accepted(&s, dep, q.wait).await
 }
 
@@ -161,18 +150,12 @@ pub async fn delete_app(
     for e in envs {
         let dep = s
             .pipeline()
-            .submit(Submit {
-                app: app.clone(),
-                env: e.env.id.clone(),
-                request: DeployRequest {
-                    teardown: true,
-                    ..DeployRequest::default()
-                },
-                trigger: Trigger::Teardown,
-                comment: format!("delete app {app}"),
-                who: me.actor(),
-                audit: None,
-            })
+            .submit(Submit::teardown(
+                &app,
+                &e.env.id,
+                format!("delete app {app}"),
+                me.actor(),
+            ))
             .await?;
         teardowns.push(json!({"env": e.env.id, "id": dep.id}));
     }
