@@ -218,6 +218,48 @@ fn a_fresh_env_deploys_into_a_namespace_podium_creates() {
     let secret: Value = serde_json::from_str(&secret).unwrap();
     assert!(secret.to_string().contains(&b64("kube-test-pw".to_owned())));
 
+    // A clone of dev gets its own namespace; tearing the clone down (DELETE
+    // of the env: a teardown deployment) deletes that namespace and leaves
+    // dev's objects alone.
+    let (st, e) = s.put_json(
+        &format!("/api/v1/apps/{app}/envs/pr"),
+        &json!({"type": env_type, "from_env": "dev"}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let cloned = s.wait(e["deploy"]["id"].as_str().unwrap());
+    assert_eq!(cloned["status"], "succeeded", "{cloned}");
+    let pr_ns = format!("{app}-pr");
+    let (ok, out) = kubectl(
+        &vars,
+        &["get", "deployment/hello", "-n", &pr_ns, "-o", "name"],
+    );
+    assert!(ok, "{out}");
+    let (st, _, t) = s.send(
+        "DELETE",
+        &format!("/api/v1/apps/{app}/envs/pr?wait=true"),
+        "application/json",
+        b"",
+    );
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(t["status"], "succeeded", "{t}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, out) = kubectl(
+            &vars,
+            &["get", "namespace", &pr_ns, "-o", "jsonpath={.status.phase}"],
+        );
+        if !ok || out.contains("Terminating") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "namespace {pr_ns} not deleted: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (ok, out) = kubectl(&vars, &["get", "deployment/hello", "-n", &ns, "-o", "name"]);
+    assert!(ok, "dev untouched: {out}");
+
     // Removing the workload prunes everything of it; with no workload left,
     // the env's implicit resources go too: the Namespace is deleted
     // (teardown), and then the env itself can be deleted.
