@@ -545,6 +545,16 @@ impl Run {
             self.rec.mask.add(&call.request.driver_secrets);
             self.progress(i, StepStatus::Running, None);
             self.ran(i, &call.driver);
+            // Recorded before the call, as applies are: followers see the
+            // delete start, and a restart knows which call was cut short.
+            self.rec.event(
+                &mut ws,
+                EventKind::ResourceStarted,
+                Some(step.key.to_string()),
+                Some(StepStatus::Running),
+                format!("delete with {}", call.driver.id),
+            );
+            self.rec.commit(std::mem::take(&mut ws)).await?;
             let started = Instant::now();
             let result = {
                 let _permit = inner.permits.clone().acquire_owned().await;

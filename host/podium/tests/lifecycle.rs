@@ -266,3 +266,61 @@ fn the_cli_clones_promotes_and_deletes() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("pr-7"), "{}", stderr(&o));
 }
+
+/// SIGKILL while a teardown's delete call runs: at restart the teardown is
+/// recorded as interrupted, the env is `delete_failed`, and `DELETE` again
+/// finishes it.
+#[test]
+fn a_teardown_killed_midway_is_interrupted_and_a_retry_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start(&data);
+    app_env(&s, "shop", "dev");
+    hostile(&s, tmp.path());
+    let slow = json!({"workloads": [{
+        "apiVersion": "score.dev/v1b1",
+        "metadata": {"name": "web"},
+        "containers": {"main": {"image": "web:1"}},
+        "resources": {"slow": {"type": "flaky", "params": {"mode": "sleep", "ms": 3000}}}
+    }]});
+    assert_eq!(deploy(&s, "dev", &slow)["status"], "succeeded");
+    let (st, _, t) = s.send("DELETE", "/api/v1/apps/shop/envs/dev", "", b"");
+    assert_eq!(st, 202, "{t}");
+    let teardown = t["id"].as_str().unwrap().to_owned();
+    // Kill once the slow delete is running.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, d) = s.get(&format!("/api/v1/deploys/{teardown}"));
+        let running = d["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["status"] == "running");
+        if running {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the teardown never ran: {d}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.kill();
+    let s = Server::start(&data);
+    let (_, d) = s.get(&format!("/api/v1/deploys/{teardown}"));
+    assert_eq!(d["status"], "failed", "{d}");
+    assert!(
+        d["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("interrupted"),
+        "{d}"
+    );
+    let (st, e) = env_of(&s, "dev");
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["status"], "delete_failed", "{e}");
+    // Deploys stay refused; DELETE again continues and finishes.
+    let (st, b) = s.post_json("/api/v1/apps/shop/envs/dev/deploys", &json!({}));
+    assert_eq!(st, 409, "{b}");
+    let (st, _, again) = s.send("DELETE", "/api/v1/apps/shop/envs/dev?wait=true", "", b"");
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again["status"], "succeeded", "{again}");
+    assert_eq!(env_of(&s, "dev").0, 404);
+}
