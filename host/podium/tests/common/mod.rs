@@ -184,15 +184,30 @@ impl Server {
                 req.call().unwrap()
             }
             "POST" | "PUT" => {
-                let mut req = if method == "POST" {
-                    agent.post(&url)
-                } else {
-                    agent.put(&url)
-                };
-                if let Some(a) = &auth {
-                    req = req.header("authorization", a);
+                // A server that answers before reading the body (401, 403,
+                // 413) may close while the body is still being written: the
+                // client then sees a broken pipe instead of the answer. The
+                // request was refused unread; sending it again gets the answer.
+                let mut attempt = 0;
+                loop {
+                    let mut req = if method == "POST" {
+                        agent.post(&url)
+                    } else {
+                        agent.put(&url)
+                    };
+                    if let Some(a) = &auth {
+                        req = req.header("authorization", a);
+                    }
+                    match req.header("content-type", content_type).send(body) {
+                        Ok(r) => break r,
+                        Err(ureq::Error::Io(e))
+                            if e.kind() == std::io::ErrorKind::BrokenPipe && attempt < 3 =>
+                        {
+                            attempt += 1;
+                        }
+                        Err(e) => panic!("{method} {path}: {e}"),
+                    }
                 }
-                req.header("content-type", content_type).send(body).unwrap()
             }
             other => panic!("method {other}"),
         };
