@@ -299,16 +299,7 @@ impl Run {
                     match path::prepare_apply(&inner, m, i, &outputs, &self.rec.dep.id) {
                         Ok(call) => {
                             status[i] = StepStatus::Running;
-                            self.rec.mask.add(&call.request.driver_secrets);
-                            self.progress(i, StepStatus::Running, None);
-                            self.ran(i, &call.driver);
-                            self.rec.event(
-                                &mut ws,
-                                EventKind::ResourceStarted,
-                                Some(steps[i].key.to_string()),
-                                Some(StepStatus::Running),
-                                format!("apply with {}", call.driver.id),
-                            );
+                            self.started(&mut ws, i, &call, "apply");
                             started_at.insert(i, Instant::now());
                             applied_params.insert(i, call.request.params.clone());
                             let runtime = inner.runtime.clone();
@@ -542,18 +533,9 @@ impl Run {
                         continue;
                     }
                 };
-            self.rec.mask.add(&call.request.driver_secrets);
-            self.progress(i, StepStatus::Running, None);
-            self.ran(i, &call.driver);
             // Recorded before the call, as applies are: followers see the
             // delete start, and a restart knows which call was cut short.
-            self.rec.event(
-                &mut ws,
-                EventKind::ResourceStarted,
-                Some(step.key.to_string()),
-                Some(StepStatus::Running),
-                format!("delete with {}", call.driver.id),
-            );
+            self.started(&mut ws, i, &call, "delete");
             self.rec.commit(std::mem::take(&mut ws)).await?;
             let started = Instant::now();
             let result = {
@@ -710,6 +692,22 @@ impl Run {
                 r.message = message;
             }
         }
+    }
+
+    /// Step `i` starts its driver call: its secrets join the mask, it is
+    /// running with that driver's digest, and `ResourceStarted` says so.
+    fn started(&mut self, ws: &mut WriteSet, i: usize, call: &path::Prepared, verb: &str) {
+        self.rec.mask.add(&call.request.driver_secrets);
+        self.progress(i, StepStatus::Running, None);
+        self.ran(i, &call.driver);
+        let resource = self.rec.dep.resources.get(i).map(|r| r.key.to_string());
+        self.rec.event(
+            ws,
+            EventKind::ResourceStarted,
+            resource,
+            Some(StepStatus::Running),
+            format!("{verb} with {}", call.driver.id),
+        );
     }
 
     /// Records which driver component step `i` ran.
